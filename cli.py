@@ -1,0 +1,69 @@
+"""The ``emorl-eval`` command line.
+
+Each verb lives in its own module under ``emorl_eval/commands/`` and is imported only when it is
+invoked, so ``emorl-eval --help`` stays fast (no torch import). To add a verb, write
+``emorl_eval/commands/<verb>.py`` exposing a click command and add one line to ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+# verb -> (module, attribute, one-line help shown by `emorl-eval --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr, _ = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="emorl-eval", prog_name="emorl-eval")
+def cli() -> None:
+    """emorl-eval: train, load and evaluate object-centric models (EfficientMORL, GENESIS,
+    Slot Attention, IODINE): ARI/MSE/KL, DCI on matched slots, symmetry checks, tables, figures."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: runs the CLI and turns user errors into one line on stderr."""
+    from emorl_eval.errors import EmorlEvalError
+
+    try:
+        cli.main(args=argv, prog_name="emorl-eval", standalone_mode=False)
+    except EmorlEvalError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.exceptions.Exit as err:
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""Shared pytest fixtures. Everything is seeded; nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EMORL_SHARED", REPO_ROOT.parent / "shared"))
+
+# one thread per pytest-xdist worker (the CI machine has 2 cores), two otherwise
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` beside the checkout (fixtures, published outputs, design notes)."""
+    if not SHARED.is_dir():
+        pytest.fail(f"{SHARED} not found: clone the project beside ../shared or set EMORL_SHARED")
+    return SHARED
