@@ -100,25 +100,30 @@ class ModelOutput:
 class EquivarianceProbe:
     """A sub-network exposed to the symmetry checks.
 
-    ``fn(inputs, generator)`` maps a dict of tensors (each with a slot axis at ``slot_dim`` = 1,
-    i.e. ``[B, K, ...]``) to a dict of tensors (slot axis at 1 for ``equivariant`` outputs,
-    no slot axis for ``invariant`` ones). ``make_inputs(batch_size, generator)`` draws valid
-    inputs for the probe. The checker permutes the K axis of every input (and of any noise the
-    probe draws through ``generator``-seeded, slot-indexed sampling), then compares.
+    ``fn(inputs)`` must be a pure, deterministic function of its inputs: every bit of noise it
+    needs (e.g. the reparameterisation noise of each slot) is an explicit input tensor, so the
+    checker can permute the noise together with the slots. ``make_inputs(batch_size, generator)``
+    draws valid inputs. Inputs whose names are in ``fixed_keys`` (e.g. the image) carry no slot
+    axis and are not permuted; every other input has the slot axis at dim 1 (``[B, K, ...]``).
+    Outputs named in ``invariant_keys`` must be unchanged by a slot permutation (e.g. the decoded
+    image, the loss); every other output has its slot axis at dim 1 and must be permuted alike.
 
     Attributes:
-        name: component name, e.g. ``"posterior_layer"``, ``"prior"``, ``"decoder"``.
-        prop: ``"equivariant"`` or ``"invariant"`` (the property claimed).
-        fn: the function under test.
-        make_inputs: draws inputs for the function.
-        claimed: whether the model's design claims this property (ordered models such as GENESIS
-            expose probes with ``claimed=False`` so the report can show the measured violation).
+        name: component name, e.g. ``"posterior_layer"``, ``"prior"``, ``"refinement"``,
+            ``"inference"``, ``"decoder"``.
+        fn: the function under test, ``dict[str, Tensor] -> dict[str, Tensor]``.
+        make_inputs: ``(batch_size, generator) -> dict[str, Tensor]``.
+        fixed_keys: inputs without a slot axis.
+        invariant_keys: outputs that must be slot-permutation invariant.
+        claimed: whether the model's design claims the property (ordered models such as GENESIS
+            expose probes with ``claimed=False`` so the report shows the measured violation).
     """
 
     name: str
-    prop: str
-    fn: Callable[[dict[str, Tensor], torch.Generator | None], dict[str, Tensor]]
+    fn: Callable[[dict[str, Tensor]], dict[str, Tensor]]
     make_inputs: Callable[[int, torch.Generator], dict[str, Tensor]]
+    fixed_keys: tuple[str, ...] = ()
+    invariant_keys: tuple[str, ...] = ()
     claimed: bool = True
 
 
@@ -192,10 +197,11 @@ class ObjectCentricModel(nn.Module, abc.ABC):
         """The sub-networks whose slot (in)variance the symmetry checks measure."""
         return []
 
-    def input_order_probe(self) -> Callable[[Tensor, Tensor | None], Tensor] | None:
-        """For set-attention models: ``fn(images, perm)`` -> posterior/slots ``[B, K, D]`` with
-        the ``N = H*W`` flattened input features permuted by ``perm`` (``None`` = identity)
-        before set attention, all noise fixed. ``None`` when the model has no such claim."""
+    def input_order_probe(self) -> EquivarianceProbe | None:
+        """For set-attention models (appendix A.2): a probe whose ``fn`` takes the flattened,
+        positionally-encoded input features ``"features" [B, N, C]`` (N = H*W, the axis the checker
+        permutes, at dim 1) plus fixed noise, and returns the posterior/slots, which must be
+        invariant to the order of the N features. ``None`` when the model makes no such claim."""
         return None
 
     # --- training hooks (the trainer calls these; defaults do nothing) ----------------------
