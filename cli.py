@@ -14,6 +14,7 @@ import click
 
 # verb -> (module, attribute, one-line help shown by `emorl-eval --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
 }
 
 
