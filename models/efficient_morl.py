@@ -190,6 +190,15 @@ def official_to_ours(key: str) -> str | None:
     return None
 
 
+def ours_to_official(key: str) -> str | None:
+    """Inverse of :func:`official_to_ours` (the longest matching prefix wins)."""
+    matches = [(old, new) for old, new in OFFICIAL_KEY_MAP if key.startswith(new)]
+    if not matches:
+        return None
+    old, new = max(matches, key=lambda pair: len(pair[1]))
+    return old + key[len(new):]
+
+
 class EfficientMORL(ObjectCentricModel):
     """EfficientMORL: bottom-up hierarchical posterior + refinement, see the module docstring."""
 
