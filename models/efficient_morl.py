@@ -270,7 +270,8 @@ class EfficientMORL(ObjectCentricModel):
         #: training step set by the trainer (None = a trained model: GECO past its warm start)
         self.train_step: int | None = None
         #: benchmark switch: run the reference's computation literally (second-order graph for
-        #: the refinement gradients, plain broadcast decoding); same values, slower
+        #: the refinement gradients, plain broadcast decoding, contiguous convolutions, separate
+        #: backward passes for refinement and training); same values, slower
         self.reference_mode = False
 
     # --- noise -------------------------------------------------------------------------------
@@ -304,6 +305,7 @@ class EfficientMORL(ObjectCentricModel):
 
     def encode_features(self, images: Tensor) -> Tensor:
         """Positionally-encoded, flattened encoder features ``[B, N=H*W, 64]`` of images in [0, 1]."""
+        self.encoder.channels_last = not self.reference_mode
         return self.encoder.positional_features(images * 2.0 - 1.0)
 
     def bottom_up(self, features: Tensor, z0_noise: Tensor, layer_noise: Tensor
@@ -331,6 +333,7 @@ class EfficientMORL(ObjectCentricModel):
     def _decode_logits(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """``z [B, K, D]`` -> (components ``[B, K, 3, H, W]``, log-masks ``[B, K, 1, H, W]``)."""
         self.decoder.fast_first_layer = self.config.decoder in ("iodine", "small") and not self.reference_mode
+        self.decoder.channels_last = not self.reference_mode
         components, mask_logits = self.decoder.decode_slots(z)
         return components, F.log_softmax(mask_logits, dim=1)
 
