@@ -298,6 +298,7 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     ckpt = Path(ckpt)
     dataset = ObjectsDataset(data, split=split)
     model = models.load(ckpt, preset=preset, map_location=str(device))
+    _check_compatible(model, dataset)
     info = read_checkpoint(ckpt)
     metadata = {
         "checkpoint": str(ckpt),
