@@ -110,7 +110,8 @@ def stages_figure(model, image: Tensor, path: str | Path, refinement_steps: int 
     x = image[None].to(device)
     check_size(model, x)
     generator = torch.Generator(device=device).manual_seed(seed)
-    out = model(x, refinement_steps=refinement_steps, generator=generator, decode_stages=True)
+    with torch.no_grad():  # refining models enable gradients internally (docs/contracts.md)
+        out = model(x, refinement_steps=refinement_steps, generator=generator, decode_stages=True)
     stages = list(out.stages)
     if not stages:
         raise ConfigError(f"{type(model).__name__} reports no inference stages")

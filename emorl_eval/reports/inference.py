@@ -55,12 +55,13 @@ def check_size(model, images: Tensor) -> None:
                         f"{model.image_size[0]}x{model.image_size[1]}")
 
 
+@torch.no_grad()
 def infer(model, images: Tensor, batch_size: int = 16, refinement_steps: int | None = None,
           seed: int = 0, device: str = "cpu") -> Inferred:
     """Forward ``images [N, 3, H, W]`` in batches with a seeded generator; outputs on CPU.
 
-    Autograd stays enabled during the forward because iterative-refinement models differentiate
-    their loss with respect to the posterior parameters inside ``forward``.
+    Runs under ``torch.no_grad()`` (docs/contracts.md: models that refine with gradients enable
+    them internally).
     """
     check_size(model, images)
     generator = torch.Generator(device=device).manual_seed(seed)
