@@ -28,6 +28,10 @@ from models.interface import (
 # name -> "module:Class"; a model's module defines the class, its config dataclass
 # (``Class.config_class``) and registers its presets in ``models.presets``.
 _REGISTRY: dict[str, str] = {
+    # comparison models (models/genesis.py, models/iodine.py, models/slot_attention.py)
+    "genesis": "models.genesis:Genesis",
+    "genesis_s": "models.genesis:GenesisS",
+    "iodine": "models.iodine:IODINE",
 }
 
 __all__ = [
