@@ -62,6 +62,10 @@ class GenesisConfig:
     two_stage: bool = True
     mask_latent_dim: int = 64
     comp_latent_dim: int = 16
+    #: base width c of the gated mask encoder (c, c, 2c, 2c, 2c) and decoder (2c, 2c, c, c, c)
+    mask_channels: int = 32
+    #: width of the mask encoder's feature vector h (fed to the posterior LSTM)
+    mask_feature_dim: int = 256
     comp_enc_channels: int = 32
     comp_dec_channels: int = 32
     comp_dec_layers: int = 4
@@ -147,34 +151,42 @@ def _gated_strides(image_size: tuple[int, int]) -> list[int]:
 
 
 class GatedMaskVAE(nn.Module):
-    """The attention core: gated-conv encoder ``[B, 3, H, W] -> [B, 256]`` and gated-deconv
-    decoder ``[N, D] -> [N, 1, H, W]`` (mask logits)."""
+    """The attention core: gated-conv encoder ``[B, 3, H, W] -> [B, F]`` and gated-deconv
+    decoder ``[N, D] -> [N, 1, H, W]`` (mask logits). Official widths: c = 32, F = 256."""
 
-    feature_dim = 256
-
-    def __init__(self, image_size: tuple[int, int], latent_dim: int, norm: bool, in_channels: int = 3) -> None:
+    def __init__(
+        self,
+        image_size: tuple[int, int],
+        latent_dim: int,
+        norm: bool,
+        channels: int = 32,
+        feature_dim: int = 256,
+        in_channels: int = 3,
+    ) -> None:
         super().__init__()
         self.image_size = image_size
         self.latent_dim = latent_dim
+        self.feature_dim = feature_dim
+        c = channels
         strides = _gated_strides(image_size)
         grid = list(image_size)
         for s in strides:  # 5x5, padding 2: ceil(n / s)
             grid = [math.ceil(n / s) for n in grid]
         self.grid = tuple(grid)
-        enc_in, enc_out = [in_channels, 32, 32, 64, 64], [32, 32, 64, 64, 64]
+        enc_in, enc_out = [in_channels, c, c, 2 * c, 2 * c], [c, c, 2 * c, 2 * c, 2 * c]
         self.encoder = nn.Sequential(
             *[_gated_conv(i, o, 5, s, 2, norm) for i, o, s in zip(enc_in, enc_out, strides)],
-            _gated_conv(64, self.feature_dim, self.grid, 1, 0, False),
+            _gated_conv(2 * c, feature_dim, self.grid, 1, 0, False),
             nn.Flatten(),
         )
-        dec_in, dec_out = [64, 64, 32, 32, 32], [64, 32, 32, 32, 32]
+        dec_in, dec_out = [2 * c, 2 * c, c, c, c], [2 * c, c, c, c, c]
         self.decoder = nn.Sequential(
-            _gated_deconv(latent_dim, 64, self.grid, 1, 0, 0, False),
+            _gated_deconv(latent_dim, 2 * c, self.grid, 1, 0, 0, False),
             *[
                 _gated_deconv(i, o, 5, s, 2, s - 1, norm)
                 for i, o, s in zip(dec_in, dec_out, reversed(strides))
             ],
-            nn.Conv2d(32, 1, 1),
+            nn.Conv2d(c, 1, 1),
         )
 
     def encode(self, images: Tensor) -> Tensor:
@@ -273,8 +285,8 @@ class Genesis(ObjectCentricModel):
         cfg = self.config
         dm, dc = cfg.mask_latent_dim, cfg.comp_latent_dim
         norm = cfg.norm == "bn"
-        self.mask_vae = GatedMaskVAE(cfg.image_size, dm, norm)
-        feat = GatedMaskVAE.feature_dim
+        self.mask_vae = GatedMaskVAE(cfg.image_size, dm, norm, cfg.mask_channels, cfg.mask_feature_dim)
+        feat = cfg.mask_feature_dim
         self.q_mean = nn.Linear(feat, dm)
         self.q_std = nn.Linear(feat, dm)
         self.post_lstm = nn.LSTMCell(feat + dm, 2 * dm)

@@ -51,7 +51,8 @@ def _genesis_presets(two_stage: bool) -> dict[str, dict[str, Any]]:
     # for tests and smoke runs: 16x16 images, 3 slots, small latents
     presets["tiny"] = {
         "num_slots": 3, "image_size": (16, 16), "two_stage": two_stage,
-        "mask_latent_dim": 8, "comp_latent_dim": 4, **_GMM_07,
+        "mask_latent_dim": 8, "comp_latent_dim": 4, "mask_channels": 8, "mask_feature_dim": 32,
+        "comp_enc_channels": 8, "comp_dec_channels": 8, **_GMM_07,
     }
     return presets
 
@@ -70,6 +71,11 @@ _SLOT_ATTENTION_PRESETS: dict[str, dict[str, Any]] = {
     "multi_dsprites": {"num_slots": 6, "latent_dim": 64, "image_size": (64, 64), "decoder": "small"},
     "clevr6": {"num_slots": 7, "latent_dim": 64, "image_size": (96, 96), "decoder": "big"},
     "textured_dsprites": {"num_slots": 6, "latent_dim": 64, "image_size": (64, 64), "decoder": "small"},
+    # for tests and smoke runs
+    "tiny": {
+        "num_slots": 3, "latent_dim": 16, "image_size": (16, 16), "decoder": "small",
+        "encoder_channels": 16, "mlp_hidden": 32,
+    },
 }
 _SLOT_ATTENTION_TRAINING = {
     "steps": 500_000,
