@@ -15,6 +15,8 @@ import click
 # verb -> (module, attribute, one-line help shown by `emorl-eval --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "ablation-table": ("emorl_eval.commands.ablation_table", "ablation_table", "Appendix Table 2 (ARI, MSE, KL mean ± std across seeds) over run folders."),
+    "evaluate": ("emorl_eval.commands.evaluate", "evaluate", "ARI (fg/all), MSE, KL, mSC, mBO per image of a checkpoint on a dataset split."),
+    "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),
     "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
 }

@@ -42,7 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models._peer_ops import coerce_config, coord_grid, eval_mode, gaussian_nll, gmm_nll, randn
+from models._peer_ops import coord_grid, eval_mode, randn
+from models.components import gaussian_nll, gmm_nll
 from models.interface import (
     DecodedScene,
     EquivarianceProbe,
@@ -268,12 +269,10 @@ class Genesis(ObjectCentricModel):
     config_class: ClassVar[type] = GenesisConfig
     supports_refinement: ClassVar[bool] = False
     slot_equivariant: ClassVar[bool] = False
-    #: default of ``two_stage`` for configs built from a dict without it
+    #: the ``two_stage`` value this registry name requires
     default_two_stage: ClassVar[bool] = True
 
-    def __init__(self, config: GenesisConfig | dict[str, Any]) -> None:
-        if isinstance(config, dict):
-            config = coerce_config(GenesisConfig, {"two_stage": self.default_two_stage, **config})
+    def __init__(self, config: GenesisConfig) -> None:
         if config.two_stage != self.default_two_stage:
             from emorl_eval.errors import ConfigError
 

@@ -33,6 +33,7 @@ no counterfactual / capacity inputs, an LSTM of 128 rather than 256 units at the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,15 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models._peer_ops import (
-    coerce_config,
-    coord_grid,
-    eval_mode,
-    gmm_log_terms,
-    randn,
-    softplus_to_std,
-    std_normal_kl,
-)
+from models._peer_ops import coord_grid, eval_mode, randn
+from models.components import kl_standard_normal, softplus_to_std, xavier_init
 from models.interface import (
     DecodedScene,
     EquivarianceProbe,
@@ -87,13 +81,11 @@ class IODINEConfig:
             raise ConfigError(f"sigma must be positive, got {self.sigma}")
 
 
-def _xavier(module: nn.Module) -> None:
-    """Xavier-uniform weights and zero biases for every conv / linear layer (as the reference)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+def _gmm_log_terms(images: Tensor, components: Tensor, log_masks: Tensor, sigma: float) -> Tensor:
+    """``log m_k + log N(x; y_k, sigma^2)`` per slot and pixel-channel, ``[B, K, C, H, W]`` (no
+    constant); the refinement inputs need the per-slot terms, not only their logsumexp."""
+    normal_ll = -0.5 * ((images.unsqueeze(1) - components) / sigma) ** 2 - math.log(sigma)
+    return log_masks + normal_ll
 
 
 class IODINEDecoder(nn.Module):
@@ -165,16 +157,15 @@ class IODINE(ObjectCentricModel):
     supports_refinement: ClassVar[bool] = True
     slot_equivariant: ClassVar[bool] = True
 
-    def __init__(self, config: IODINEConfig | dict[str, Any]) -> None:
-        if isinstance(config, dict):
-            config = coerce_config(IODINEConfig, config)
+    def __init__(self, config: IODINEConfig) -> None:
         super().__init__(config)
         cfg = self.config
         d = cfg.latent_dim
         self.decoder = IODINEDecoder(d, cfg.decoder_channels, cfg.image_size)
         self.refine_net = RefinementNetwork(d, cfg.image_size, cfg.refine_channels, cfg.lstm_dim)
-        _xavier(self.decoder)
-        _xavier(self.refine_net)
+        # xavier-normal, gain 0.02, zero biases: the reference's init_weights(net, "xavier")
+        xavier_init(self.decoder)
+        xavier_init(self.refine_net)
         # learned initial posterior shared by all slots: mu = 0, softplus parameter = 1
         self.lambda0 = nn.Parameter(torch.cat([torch.zeros(d), torch.ones(d)]))
 
@@ -202,10 +193,10 @@ class IODINE(ObjectCentricModel):
         z = mu + std * eps
         components, logits = self._decode(z)
         log_masks = torch.log_softmax(logits, dim=1)
-        log_terms = gmm_log_terms(images, components, log_masks, self.config.sigma)  # [B,K,C,H,W]
+        log_terms = _gmm_log_terms(images, components, log_masks, self.config.sigma)  # [B,K,C,H,W]
         pixel_ll = torch.logsumexp(log_terms, dim=1)  # [B, C, H, W]
         nll = -pixel_ll.flatten(1).sum(1)
-        kl = std_normal_kl(mu, std).sum(dim=(1, 2))
+        kl = kl_standard_normal(mu, std).sum(dim=(1, 2))
         return {
             "mu": mu,
             "components": components,

@@ -1,8 +1,8 @@
 """Presets of the comparison models (GENESIS, GENESIS-S, Slot Attention, IODINE) per dataset.
 
-``models.presets`` delegates to this table for the names in :data:`PEER_MODELS`. A preset is a
-dict of config-field overrides over the model's config dataclass defaults, plus the training
-defaults the trainer reads (``steps``, ``batch_size``, ``lr``, ``warmup_steps``,
+``models.presets`` loads this table lazily for the names in :data:`PEER_MODELS` (see
+:func:`register`). A preset is a dict of config-field overrides over the model's config dataclass
+defaults; every preset of a model shares the model's training defaults, which the trainer reads (``steps``, ``batch_size``, ``lr``, ``warmup_steps``,
 ``clip_grad_norm``, ``refinement_curriculum``). Sources:
 
 * GENESIS: the official GENESIS flags (applied-ai-lab/genesis: K_steps per dataset, GMM sigma
@@ -21,7 +21,6 @@ defaults the trainer reads (``steps``, ``batch_size``, ``lr``, ``warmup_steps``,
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from typing import Any
 
@@ -109,62 +108,23 @@ _IODINE_TRAINING = {
     "refinement_curriculum": [[0, 4]],
 }
 
-#: model name -> (module:Class of the config, presets, training defaults, default preset)
-PEER_MODELS: dict[str, tuple[str, dict[str, dict[str, Any]], dict[str, Any], str]] = {
-    "genesis": ("models.genesis:GenesisConfig", _genesis_presets(True), _GENESIS_TRAINING, "multi_dsprites"),
-    "genesis_s": ("models.genesis:GenesisConfig", _genesis_presets(False), _GENESIS_TRAINING, "multi_dsprites"),
-    "slot_attention": (
-        "models.slot_attention:SlotAttentionConfig",
-        _SLOT_ATTENTION_PRESETS,
-        _SLOT_ATTENTION_TRAINING,
-        "clevr6",
-    ),
-    "iodine": ("models.iodine:IODINEConfig", _IODINE_PRESETS, _IODINE_TRAINING, "clevr6"),
+#: model name -> (presets, training defaults shared by its presets, default preset)
+PEER_MODELS: dict[str, tuple[dict[str, dict[str, Any]], dict[str, Any], str]] = {
+    "genesis": (_genesis_presets(True), _GENESIS_TRAINING, "multi_dsprites"),
+    "genesis_s": (_genesis_presets(False), _GENESIS_TRAINING, "multi_dsprites"),
+    "slot_attention": (_SLOT_ATTENTION_PRESETS, _SLOT_ATTENTION_TRAINING, "clevr6"),
+    "iodine": (_IODINE_PRESETS, _IODINE_TRAINING, "clevr6"),
 }
 
 
-def _config_class(name: str) -> type:
-    import importlib
+def register(name: str) -> None:
+    """Register peer model ``name``'s presets with :mod:`models.presets` (called lazily by it)."""
+    from models.presets import register_presets
 
-    module_name, attr = PEER_MODELS[name][0].split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def available(name: str) -> list[str]:
-    """Preset names of peer model ``name``."""
-    return sorted(PEER_MODELS[name][1])
-
-
-def _check_preset(name: str, preset: str | None) -> str:
-    from emorl_eval.errors import ConfigError
-
-    if name not in PEER_MODELS:
-        raise ConfigError(f"unknown model {name!r}")
-    preset = PEER_MODELS[name][3] if preset is None else preset
-    if preset not in PEER_MODELS[name][1]:
-        raise ConfigError(f"unknown preset {preset!r} for {name}; available: {', '.join(available(name))}")
-    return preset
-
-
-def resolve(name: str, preset: str | None, overrides: dict[str, Any] | None = None) -> Any:
-    """The config dataclass of peer model ``name`` for ``preset`` (None = its default preset)
-    with field ``overrides``; unknown fields raise ``ConfigError``."""
-    from emorl_eval.errors import ConfigError
-
-    preset = _check_preset(name, preset)
-    cls = _config_class(name)
-    values = {**copy.deepcopy(PEER_MODELS[name][1][preset]), **(overrides or {})}
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ConfigError(f"unknown option(s) for {name}: {', '.join(unknown)}; valid: {', '.join(sorted(fields))}")
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"bad option for {name} preset {preset}: {err}") from None
-
-
-def training(name: str, preset: str | None) -> dict[str, Any]:
-    """Training defaults of peer model ``name`` (the same for every preset of a model)."""
-    _check_preset(name, preset)
-    return copy.deepcopy(PEER_MODELS[name][2])
+    presets, training, default = PEER_MODELS[name]
+    register_presets(
+        name,
+        copy.deepcopy(presets),
+        {preset: copy.deepcopy(training) for preset in presets},
+        default=default,
+    )

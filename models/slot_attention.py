@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from models._peer_ops import coerce_config, eval_mode, randn
+from models._peer_ops import eval_mode, randn
 from models.components import ImageEncoder, SetAttention, SpatialBroadcastDecoder, softplus_to_std
 from models.interface import (
     DecodedScene,
@@ -78,9 +78,7 @@ class SlotAttention(ObjectCentricModel):
     supports_refinement: ClassVar[bool] = False
     slot_equivariant: ClassVar[bool] = True
 
-    def __init__(self, config: SlotAttentionConfig | dict[str, Any]) -> None:
-        if isinstance(config, dict):
-            config = coerce_config(SlotAttentionConfig, config)
+    def __init__(self, config: SlotAttentionConfig) -> None:
         super().__init__(config)
         cfg = self.config
         d, c = cfg.latent_dim, cfg.encoder_channels

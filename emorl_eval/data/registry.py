@@ -19,6 +19,10 @@ CHUNK = 250
 _GENERATORS: dict[str, tuple[str, str, str]] = {
     "tetrominoes": ("emorl_eval.data.tetrominoes", "generate_tetrominoes",
                     "35x35, 3 non-overlapping tetrominoes (19 orientations, 6 colours) on black"),
+    "multi_dsprites": ("emorl_eval.data.multi_dsprites", "generate_multi_dsprites",
+                       "64x64 colored_on_grayscale: 2-5 occluding sprites (square, ellipse, heart) on grey"),
+    "textured_dsprites": ("emorl_eval.data.textured_dsprites", "generate_textured_dsprites",
+                          "64x64 appendix B.1 variant: two-colour patterned sprites on a uniform texture"),
 }
 
 

@@ -70,6 +70,8 @@ def visibility_from_masks(masks: np.ndarray, max_objects: int) -> np.ndarray:
     """bool ``[N, M]``: which object ids ``1..M`` occur in label maps ``masks`` ``[N, H, W]``."""
     n = masks.shape[0]
     k = max_objects + 1
+    if n == 0:
+        return np.zeros((0, max_objects), dtype=bool)
     flat = masks.reshape(n, -1).astype(np.int64) + k * np.arange(n)[:, None]
     counts = np.bincount(flat.ravel(), minlength=n * k).reshape(n, k)
     return counts[:, 1:] > 0

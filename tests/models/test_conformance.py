@@ -1,7 +1,7 @@
 """Interface conformance of every registered model (one suite, parametrised over the registry).
 
-Each model is built at its ``tiny`` preset (16x16 images, 3 slots, small widths) so the whole
-suite stays fast on 2 CPU cores.
+Each model is built tiny (its ``tiny`` preset, or small image/K/D overrides; ``tests/models/tiny.py``)
+so the whole suite stays fast on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -13,22 +13,12 @@ import torch
 
 import models
 from models.interface import ModelOutput, ObjectCentricModel
-from models.presets import available_presets
+from models.presets import build_config
+from tests.models.tiny import build_tiny, tiny_images
 
 B = 2
 
 MODEL_NAMES = models.available()
-
-
-def build_tiny(name: str) -> ObjectCentricModel:
-    """The model at its ``tiny`` preset (every registered model has one)."""
-    assert "tiny" in available_presets(name), f"{name} has no 'tiny' preset for tests"
-    return models.build(name, preset="tiny")
-
-
-def tiny_images(model: ObjectCentricModel, batch: int = B, seed: int = 0) -> torch.Tensor:
-    h, w = model.image_size
-    return torch.rand((batch, 3, h, w), generator=torch.Generator().manual_seed(seed))
 
 
 @pytest.fixture(scope="module", params=MODEL_NAMES)
@@ -42,7 +32,7 @@ def built(request: pytest.FixtureRequest) -> tuple[str, ObjectCentricModel, Mode
 
 
 def test_registry_lists_every_comparison_model() -> None:
-    for name in ("genesis", "genesis_s", "iodine"):
+    for name in ("emorl", "genesis", "genesis_s", "iodine", "slot_attention"):
         assert name in MODEL_NAMES
 
 
@@ -138,8 +128,7 @@ def test_refinement_steps_argument(built) -> None:
 def test_config_dict_is_json(built) -> None:
     _, model, _ = built
     text = json.dumps(model.config_dict())
-    rebuilt = type(model)(json.loads(text))
-    assert rebuilt.config == model.config
+    assert build_config(model.model_name, json.loads(text)) == model.config
 
 
 def test_checkpoint_round_trip(built, tmp_path) -> None:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 import models
 from emorl_eval.data import generate
+from tests.models.tiny import build_tiny
 
 STEPS = 10
 
@@ -21,8 +22,7 @@ def tiny_tetrominoes(size: tuple[int, int], num: int = 4) -> torch.Tensor:
 
 @pytest.mark.parametrize("name", models.available())
 def test_a_few_adam_steps_lower_the_loss(name: str) -> None:
-    torch.manual_seed(0)
-    model = models.build(name, preset="tiny")
+    model = build_tiny(name)
     model.train()
     images = tiny_tetrominoes(model.image_size)
 
