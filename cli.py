@@ -14,6 +14,7 @@ import click
 
 # verb -> (module, attribute, one-line help shown by `emorl-eval --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "train": ("emorl_eval.commands.train", "train_command", "Train a model (GECO, curriculum, resume, DDP via torchrun)."),
 }
 
 
