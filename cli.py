@@ -14,6 +14,9 @@ import click
 
 # verb -> (module, attribute, one-line help shown by `emorl-eval --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ablation-table": ("emorl_eval.commands.ablation_table", "ablation_table", "Appendix Table 2 (ARI, MSE, KL mean ± std across seeds) over run folders."),
+    "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
+    "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
     "train": ("emorl_eval.commands.train", "train_command", "Train a model (GECO, curriculum, resume, DDP via torchrun)."),
 }
 

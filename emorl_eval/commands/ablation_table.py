@@ -1,0 +1,36 @@
+"""``emorl-eval ablation-table RUNS/``: appendix Table 2 over evaluated run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command("ablation-table")
+@click.argument("runs", type=click.Path(path_type=Path))
+@click.option("--out", default="reports/tables/ablation", show_default=True, type=click.Path(path_type=Path),
+              help="Output prefix: writes PREFIX.md, .csv, .tex, _runs.csv, _missing.csv and PREFIX.png.")
+def ablation_table(runs: Path, out: Path) -> None:
+    """Aggregate evaluated runs into appendix Table 2 (Env, variant, ARI, MSE (x1e-4), KL as
+    mean ± std across seeds, n seeds).
+
+    RUNS is a directory searched (any depth) for run folders holding config.json (model, preset,
+    dataset, seed) and eval/per_image.csv or eval/summary.csv (written by `emorl-eval evaluate`).
+    Runs are grouped by dataset, model and preset (the ablation variants are presets such as
+    tetrominoes_no_geco). Runs without an evaluation are listed, not dropped.
+    """
+    from emorl_eval.reports.plots import ablation_plot
+    from emorl_eval.reports.runs import discover_runs
+    from emorl_eval.reports.tables import ablation_table as aggregate, display_table, to_markdown, write_ablation
+
+    table = discover_runs(runs)
+    paths = write_ablation(table, out)
+    fig = ablation_plot(table, Path(str(out) + ".png"))
+    click.echo(to_markdown(display_table(aggregate(table))), nl=False)
+    if len(table.missing):
+        click.echo(f"\n{len(table.missing)} run(s) missing an evaluation:")
+        for r in table.missing.itertuples():
+            click.echo(f"  {r.path}: {r.reason}")
+    written = [paths["md"], paths["csv"], paths["tex"]] + ([fig] if fig else [])
+    click.echo("\nwrote " + ", ".join(str(p) for p in written))

@@ -1,0 +1,479 @@
+"""Executable symmetry checks (appendix A of the EfficientMORL paper).
+
+Appendix A argues that EfficientMORL's bottom-up posterior, hierarchical prior, refinement network
+and decoder are *equivariant* to permutations of the K slots (A.1), that the decoded image and the
+loss are therefore *invariant* to them, and that set attention makes the posterior *invariant* to
+the order of the N = HW flattened input features (A.2). This module measures each property.
+
+A model exposes what to check through :meth:`ObjectCentricModel.equivariance_probes` and
+:meth:`ObjectCentricModel.input_order_probe` (see :class:`models.interface.EquivarianceProbe`):
+pure functions of explicit inputs, noise included, so the noise can be permuted with the slots.
+For every probe, seed and random permutation ``P`` (the identity is never drawn) the checker runs
+
+* slot probes: ``fn(P x)`` against ``P fn(x)`` for slot-equivariant outputs (slot axis at dim 1)
+  and against ``fn(x)`` for outputs in ``invariant_keys``; inputs in ``fixed_keys`` (the image)
+  are not permuted, every other input is permuted along dim 1 (``[B, K, ...]``);
+* the input-order probe: ``fn`` with ``"features" [B, N, C]`` permuted along N against ``fn``
+  with the original order; every output must be unchanged.
+
+Deviation and tolerance (per output tensor, per trial)::
+
+    max_abs_dev = max |fn(P x) - P fn(x)|          (over every element)
+    scale       = max |fn(x)|                       (the output's magnitude)
+    rel_dev     = max_abs_dev / scale
+    tolerance   = rtol * scale + atol               passed  <=>  max_abs_dev <= tolerance
+
+with ``rtol = 1e-4, atol = 1e-7`` in float32 and ``rtol = 1e-10, atol = 1e-13`` in float64
+(:data:`TOLERANCES`). An exactly symmetric network differs only by rounding: reductions over K
+(softmax over slots, the sum over K in the decoder, the sum over N in set attention) add the same
+numbers in another order, which moves each result by a few units in the last place (float32:
+``eps = 1.2e-7``; float64: ``eps = 2.2e-16``), and a few hundred such operations in sequence
+(L layers, I refinement steps, GRUs, LayerNorms) keep the drift near ``1e-6`` relative in float32.
+The tolerances leave about two orders of magnitude of headroom over that; an order-dependent bug
+(a per-slot offset, an autoregressive dependency, a cumulative sum over slots) changes the outputs
+by ``O(1)`` relative and is far outside them. The float64 mode (model and inputs cast to float64)
+is the strict check: a genuine violation stays ``O(1)`` while rounding drops to ``~1e-14``.
+
+Each row of the result reports the worst trial of an output (largest ``max_abs_dev / tolerance``),
+so ``passed == (max_abs_dev <= tolerance)`` holds row by row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from models.interface import EquivarianceProbe, ObjectCentricModel
+
+SLOT_EQUIVARIANCE = "slot equivariance"
+SLOT_INVARIANCE = "slot invariance"
+INPUT_ORDER_INVARIANCE = "input-order invariance"
+
+#: the key of the input-order probe's permuted input (``[B, N, C]``)
+FEATURES_KEY = "features"
+
+COLUMNS = [
+    "model",
+    "component",
+    "output",
+    "property",
+    "claimed",
+    "max_abs_dev",
+    "rel_dev",
+    "tolerance",
+    "passed",
+    "verdict",
+    "dtype",
+    "trials",
+]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``tolerance = rtol * scale + atol`` where ``scale`` is the output's max magnitude."""
+
+    rtol: float
+    atol: float
+
+    def __call__(self, scale: float) -> float:
+        return self.rtol * scale + self.atol
+
+
+#: tolerances by dtype (see the module docstring for the reasoning)
+TOLERANCES: dict[torch.dtype, Tolerance] = {
+    torch.float32: Tolerance(rtol=1e-4, atol=1e-7),
+    torch.float64: Tolerance(rtol=1e-10, atol=1e-13),
+}
+
+
+def verdict(claimed: bool, passed: bool) -> str:
+    """The report's wording: ``holds`` / ``violated`` for claimed properties, prefixed with
+    ``not claimed /`` for properties the model's design does not claim (ordered models)."""
+    word = "holds" if passed else "violated"
+    return word if claimed else f"not claimed / {word}"
+
+
+def exit_status(table: pd.DataFrame) -> int:
+    """0 when every measured property holds, 1 when any is violated.
+
+    A violation counts whether or not the design claims the property: a claimed one is a bug,
+    an unclaimed one (GENESIS's ordered posterior) is the measured asymmetry the report exists to
+    show, and both make the check fail.
+    """
+    return 0 if bool(table["passed"].all()) else 1
+
+
+# --- permutations ---------------------------------------------------------------------------
+
+
+def random_permutations(n: int, count: int, generator: torch.Generator) -> list[Tensor]:
+    """``count`` random permutations of ``range(n)`` (int64 ``[n]``), never the identity.
+
+    Returns an empty list when ``n < 2`` (no non-identity permutation exists).
+    """
+    if n < 2:
+        return []
+    identity = torch.arange(n)
+    perms: list[Tensor] = []
+    while len(perms) < count:
+        perm = torch.randperm(n, generator=generator)
+        if not torch.equal(perm, identity):
+            perms.append(perm)
+    return perms
+
+
+def permute(x: Tensor, perm: Tensor, dim: int = 1) -> Tensor:
+    """``x`` with its ``dim`` axis reordered by ``perm`` (``out[:, i] = x[:, perm[i]]``)."""
+    return x.index_select(dim, perm.to(x.device))
+
+
+# --- measuring one probe --------------------------------------------------------------------
+
+
+@dataclass
+class Trial:
+    """The deviation of one output in one (seed, permutation) trial."""
+
+    component: str
+    output: str
+    property: str
+    max_abs_dev: float
+    scale: float
+    tolerance: float
+
+    @property
+    def rel_dev(self) -> float:
+        if self.scale > 0:
+            return self.max_abs_dev / self.scale
+        return 0.0 if self.max_abs_dev == 0 else float("inf")
+
+    @property
+    def passed(self) -> bool:
+        # NaN deviations (a NaN output) fail: the comparison is False
+        return bool(self.max_abs_dev <= self.tolerance)
+
+    @property
+    def badness(self) -> float:
+        if self.max_abs_dev != self.max_abs_dev:  # NaN is the worst
+            return float("inf")
+        return self.max_abs_dev / self.tolerance if self.tolerance > 0 else float("inf")
+
+
+def _deviation(actual: Tensor, expected: Tensor) -> tuple[float, float]:
+    """(max |actual - expected|, max |expected|) in float64; shapes must match."""
+    if actual.shape != expected.shape:
+        raise ValueError(f"output shapes differ: {tuple(actual.shape)} vs {tuple(expected.shape)}")
+    if actual.numel() == 0:
+        return 0.0, 0.0
+    a = actual.detach().to(torch.float64)
+    e = expected.detach().to(torch.float64)
+    dev = (a - e).abs().max().item()
+    if torch.isnan(a).any() or torch.isnan(e).any():
+        dev = float("nan")
+    return dev, e.abs().max().item()
+
+
+def _cast_inputs(inputs: dict[str, Tensor], dtype: torch.dtype, device: torch.device | None) -> dict[str, Tensor]:
+    out = {}
+    for key, value in inputs.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"probe input {key!r} is a {type(value).__name__}, not a Tensor")
+        if value.is_floating_point():
+            value = value.to(dtype)
+        out[key] = value.to(device) if device is not None else value
+    return out
+
+
+def _call(probe: EquivarianceProbe, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+    outputs = probe.fn(inputs)
+    if not isinstance(outputs, dict) or not outputs:
+        raise TypeError(f"probe {probe.name!r} must return a non-empty dict of tensors")
+    for key, value in outputs.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"probe {probe.name!r} output {key!r} is a {type(value).__name__}, not a Tensor")
+    return outputs
+
+
+def slot_axis_size(probe: EquivarianceProbe, inputs: dict[str, Tensor]) -> int:
+    """K: the common size of dim 1 over the probe's permuted (non-fixed) inputs."""
+    sizes = {key: value.shape[1] for key, value in inputs.items() if key not in probe.fixed_keys}
+    if not sizes:
+        raise ValueError(f"probe {probe.name!r} has no slot-axis input (every input is in fixed_keys)")
+    if len(set(sizes.values())) != 1:
+        raise ValueError(f"probe {probe.name!r}: slot inputs disagree on K (dim 1): {sizes}")
+    return next(iter(sizes.values()))
+
+
+@torch.no_grad()
+def probe_trials(
+    probe: EquivarianceProbe,
+    inputs: dict[str, Tensor],
+    perms: Iterable[Tensor],
+    tolerance: Tolerance,
+    input_order: bool = False,
+) -> list[Trial]:
+    """Measure one probe on fixed ``inputs`` under each permutation in ``perms``.
+
+    Args:
+        probe: the probe; ``probe.fn`` must be deterministic.
+        inputs: from ``probe.make_inputs`` (already cast to the check's dtype).
+        perms: int64 permutations of the slot axis (``[K]``) or, with ``input_order``, of the
+            feature axis (``[N]``).
+        tolerance: the dtype's :class:`Tolerance`.
+        input_order: check input-order invariance (permute ``inputs["features"]`` along N,
+            every output invariant) instead of slot equivariance/invariance.
+
+    Returns:
+        One :class:`Trial` per (permutation, output).
+    """
+    reference = _call(probe, inputs)
+    trials: list[Trial] = []
+    for perm in perms:
+        if input_order:
+            if FEATURES_KEY not in inputs:
+                raise ValueError(f"input-order probe {probe.name!r} has no {FEATURES_KEY!r} input")
+            permuted = dict(inputs)
+            permuted[FEATURES_KEY] = permute(inputs[FEATURES_KEY], perm)
+        else:
+            permuted = {k: v if k in probe.fixed_keys else permute(v, perm) for k, v in inputs.items()}
+        outputs = _call(probe, permuted)
+        if set(outputs) != set(reference):
+            raise ValueError(f"probe {probe.name!r} returned different outputs for permuted inputs")
+        for key, ref in reference.items():
+            invariant = input_order or key in probe.invariant_keys
+            if invariant:
+                expected, prop = ref, INPUT_ORDER_INVARIANCE if input_order else SLOT_INVARIANCE
+            else:
+                if ref.dim() < 2 or ref.shape[1] != perm.numel():
+                    raise ValueError(
+                        f"probe {probe.name!r} output {key!r} {tuple(ref.shape)} has no slot axis of "
+                        f"size {perm.numel()} at dim 1; list it in invariant_keys if it has none"
+                    )
+                expected, prop = permute(ref, perm), SLOT_EQUIVARIANCE
+            dev, scale = _deviation(outputs[key], expected)
+            trials.append(Trial(probe.name, key, prop, dev, scale, tolerance(scale)))
+    return trials
+
+
+# --- the model-level check ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def default_dtype(dtype: torch.dtype) -> Iterator[None]:
+    """Temporarily set torch's default float dtype (so tensors a probe creates match)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _model_device(model: torch.nn.Module) -> torch.device | None:
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return None
+
+
+def model_probes(model: ObjectCentricModel) -> list[tuple[EquivarianceProbe, bool]]:
+    """(probe, is_input_order) for every probe the model exposes."""
+    probes = [(p, False) for p in model.equivariance_probes()]
+    order = model.input_order_probe()
+    if order is not None:
+        probes.append((order, True))
+    return probes
+
+
+@torch.no_grad()
+def check_probe(
+    probe: EquivarianceProbe,
+    batch_size: int,
+    seed: int,
+    dtype: torch.dtype = torch.float32,
+    num_perms: int = 3,
+    perms: Sequence[Sequence[int] | Tensor] | None = None,
+    input_order: bool = False,
+    device: torch.device | None = None,
+) -> list[Trial]:
+    """Measure one probe for one seed.
+
+    Inputs are ``probe.make_inputs(batch_size, torch.Generator().manual_seed(seed))`` cast to
+    ``dtype``; the permutations are ``perms`` when given (e.g. drawn by hypothesis), otherwise
+    ``num_perms`` random non-identity ones from a generator seeded with ``seed``. Call inside
+    :func:`default_dtype` (as :func:`check_model` does) when ``dtype`` is not the default.
+    Returns one :class:`Trial` per (permutation, output); none when the permuted axis has < 2
+    elements.
+    """
+    inputs = _cast_inputs(probe.make_inputs(batch_size, torch.Generator().manual_seed(seed)), dtype, device)
+    if input_order:
+        if FEATURES_KEY not in inputs:
+            raise ValueError(f"input-order probe {probe.name!r} has no {FEATURES_KEY!r} input")
+        n = inputs[FEATURES_KEY].shape[1]
+    else:
+        n = slot_axis_size(probe, inputs)
+    if perms is None:
+        chosen = random_permutations(n, num_perms, torch.Generator().manual_seed(10_007 + seed))
+    else:
+        chosen = [torch.as_tensor(p, dtype=torch.int64) for p in perms]
+        for p in chosen:
+            if sorted(p.tolist()) != list(range(n)):
+                raise ValueError(f"{p.tolist()} is not a permutation of range({n}) for probe {probe.name!r}")
+    return probe_trials(probe, inputs, chosen, TOLERANCES[dtype], input_order=input_order)
+
+
+@torch.no_grad()
+def check_model(
+    model: ObjectCentricModel,
+    batch_size: int = 4,
+    seeds: Sequence[int] | int = (0, 1, 2),
+    dtype: torch.dtype = torch.float32,
+    num_perms: int = 3,
+    model_label: str | None = None,
+) -> pd.DataFrame:
+    """Measure every symmetry property a model exposes.
+
+    For each probe and seed, inputs are drawn with ``probe.make_inputs(batch_size,
+    torch.Generator().manual_seed(seed))`` and ``num_perms`` random non-identity permutations
+    (slot axis K, or feature axis N for the input-order probe) are drawn from a generator seeded
+    with ``seed`` as well (see :func:`check_probe`). The model is never modified: in float64 mode
+    a deep copy is cast; the check runs in eval mode without gradients.
+
+    Args:
+        model: any :class:`ObjectCentricModel`.
+        batch_size: B of the probe inputs.
+        seeds: one seed or several.
+        dtype: ``torch.float32`` (default) or ``torch.float64`` (strict check).
+        num_perms: permutations per seed and probe.
+        model_label: the ``model`` column (default ``model.model_name``).
+
+    Returns:
+        One row per (component, output, property): columns :data:`COLUMNS` (``model, component,
+        output, property, claimed, max_abs_dev, rel_dev, tolerance, passed, verdict, dtype,
+        trials``), each the worst trial of that output. A probe whose permuted axis has fewer
+        than 2 elements gets no rows.
+
+    Raises:
+        ConfigError: the model exposes no probes, or ``dtype`` is not float32/float64.
+    """
+    from emorl_eval.errors import ConfigError
+
+    if dtype not in TOLERANCES:
+        raise ConfigError(f"dtype {dtype} not supported; use torch.float32 or torch.float64")
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    label = model_label or getattr(model, "model_name", type(model).__name__)
+
+    was_training = model.training
+    if dtype != _model_dtype(model):
+        model = copy.deepcopy(model).to(dtype)
+    model.eval()
+    device = _model_device(model)
+    try:
+        with default_dtype(dtype):
+            probes = model_probes(model)
+            if not probes:
+                raise ConfigError(f"model {label!r} exposes no symmetry probes; nothing to check")
+            rows = []
+            for probe, input_order in probes:
+                trials: list[Trial] = []
+                for seed in seeds:
+                    trials += check_probe(probe, batch_size, seed, dtype, num_perms,
+                                          input_order=input_order, device=device)
+                rows += summarize_trials(trials, label, probe.claimed, dtype)
+    finally:
+        model.train(was_training)
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _model_dtype(model: torch.nn.Module) -> torch.dtype:
+    for tensor in model.parameters():
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.get_default_dtype()
+
+
+def summarize_trials(trials: list[Trial], model: str, claimed: bool, dtype: torch.dtype) -> list[dict]:
+    """One row per (component, output, property): the worst trial of that output."""
+    groups: dict[tuple[str, str, str], list[Trial]] = {}
+    for trial in trials:
+        groups.setdefault((trial.component, trial.output, trial.property), []).append(trial)
+    rows = []
+    for (component, output, prop), group in groups.items():
+        worst = max(group, key=lambda t: t.badness)
+        passed = all(t.passed for t in group)
+        rows.append(
+            {
+                "model": model,
+                "component": component,
+                "output": output,
+                "property": prop,
+                "claimed": bool(claimed),
+                "max_abs_dev": worst.max_abs_dev,
+                "rel_dev": worst.rel_dev,
+                "tolerance": worst.tolerance,
+                "passed": passed,
+                "verdict": verdict(claimed, passed),
+                "dtype": str(dtype).replace("torch.", ""),
+                "trials": len(group),
+            }
+        )
+    return rows
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """A plain-text table for the terminal (deviations in scientific notation)."""
+    shown = table.drop(columns=["passed"]).copy()
+    for col in ("max_abs_dev", "rel_dev", "tolerance"):
+        shown[col] = shown[col].map(lambda v: f"{v:.2e}")
+    return shown.to_string(index=False)
+
+
+def to_markdown(table: pd.DataFrame, title: str = "Symmetry checks") -> str:
+    """A Markdown report: the table, the tolerance rule and the overall verdict."""
+    shown = table.drop(columns=["passed"]).copy()
+    for col in ("max_abs_dev", "rel_dev", "tolerance"):
+        shown[col] = shown[col].map(lambda v: f"{v:.2e}")
+    violated = table[~table["passed"]]
+    lines = [
+        f"# {title}",
+        "",
+        shown.to_markdown(index=False),
+        "",
+        "Deviation of an output: `max |f(Px) - P f(x)|` (equivariance) or `max |f(Px) - f(x)|`"
+        " (invariance) over all elements, the worst of the trials (seeds x random non-identity"
+        " permutations); `rel_dev` divides by the output's max magnitude `scale`.",
+        "Tolerance: `rtol * scale + atol` with "
+        + "; ".join(f"{str(d).replace('torch.', '')}: rtol={t.rtol:g}, atol={t.atol:g}" for d, t in TOLERANCES.items())
+        + " (float32 rounding of reductions in another order stays near 1e-6 relative).",
+        "",
+    ]
+    if violated.empty:
+        lines.append("**Result: every measured property holds (exit status 0).**")
+    else:
+        claimed = violated[violated["claimed"]]
+        lines.append(
+            f"**Result: {len(violated)} output(s) violated"
+            f" ({len(claimed)} claimed, {len(violated) - len(claimed)} not claimed by the design)"
+            " (exit status 1).**"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_report(table: pd.DataFrame, out_dir: str | Path, stem: str, title: str = "Symmetry checks") -> tuple[Path, Path]:
+    """Write ``out_dir/stem.csv`` and ``out_dir/stem.md``; returns both paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
+    table.to_csv(csv_path, index=False)
+    md_path.write_text(to_markdown(table, title))
+    return csv_path, md_path

@@ -1,0 +1,47 @@
+"""Fixture run folders shaped like what `train` and `evaluate` write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def make_run(root: Path, name: str, *, model: str = "emorl", preset: str = "tetrominoes",
+             dataset: str = "tetrominoes", seed: int = 0, ari: list[float] | None = None,
+             mse: list[float] | None = None, kl: list[float] | None = None,
+             layout: str = "per_image") -> Path:
+    """A run folder with config.json and, unless ``layout == "none"``, an evaluation:
+    ``per_image`` (eval/per_image.csv), ``summary_long`` (metric/mean/std rows) or
+    ``summary_wide`` (one row of <metric>_mean/<metric>_std)."""
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({
+        "model": model, "preset": preset, "seed": seed, "data": f"data/{dataset}.h5",
+        "model_config": {"num_slots": 4, "latent_dim": 8}, "dataset": dataset,
+    }))
+    if layout == "none":
+        return run
+    (run / "eval").mkdir()
+    cols = {"ARI (fg)": ari, "MSE": mse, "KL": kl}
+    cols = {k: v for k, v in cols.items() if v is not None}
+    if layout == "per_image":
+        df = pd.DataFrame(cols)
+        df.insert(0, "model", model)
+        df.insert(1, "dataset", dataset)
+        df["seed"] = 0
+        df.to_csv(run / "eval" / "per_image.csv", index=False)
+    elif layout == "summary_long":
+        pd.DataFrame({"metric": list(cols), "mean": [np.mean(v) for v in cols.values()],
+                      "std": [np.std(v) for v in cols.values()], "n": len(next(iter(cols.values())))}
+                     ).to_csv(run / "eval" / "summary.csv", index=False)
+    elif layout == "summary_wide":
+        row = {}
+        for k, v in cols.items():
+            row[f"{k}_mean"], row[f"{k}_std"] = np.mean(v), np.std(v)
+        pd.DataFrame([row]).to_csv(run / "eval" / "summary.csv", index=False)
+    else:
+        raise ValueError(layout)
+    return run
