@@ -177,6 +177,8 @@ def resolve_train_config(
     """
     from models import presets
 
+    if preset is None and hasattr(presets, "default_preset"):
+        preset = presets.default_preset(model)  # record the preset actually used
     defaults = presets.training_defaults(model, preset)
     model_config = presets.resolve_config(model, preset, {})
     model_fields = _dataclass_fields(model_config)

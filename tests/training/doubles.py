@@ -1,4 +1,4 @@
-"""Test doubles for the trainer: a tiny deterministic-capable model and an image-array dataset.
+"""Test double for the trainer: a tiny linear slot model with a GECO-like buffer update.
 
 ``install()`` registers the model as ``"tiny"`` (preset ``"small"``) in the model registry and the
 presets module, delegating every other name to the real functions.
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -32,7 +30,7 @@ TINY_TRAINING = {
 class TinyConfig:
     num_slots: int = 2
     latent_dim: int = 3
-    image_size: tuple[int, int] = (6, 6)
+    image_size: tuple[int, int] = (35, 35)
     refinement_steps: int = 1
     noise: float = 1.0
     geco_target: float = -5.0
@@ -105,30 +103,8 @@ class TinyModel(ObjectCentricModel):
             self.geco_beta.copy_(torch.clamp(self.geco_beta - 1e-3 * self.geco_C_ema, min=0.55))
 
 
-class ArrayImages(torch.utils.data.Dataset):
-    """Stands in for ObjectsDataset: a ``.npy`` file of uint8 images ``[N, H, W, 3]``."""
-
-    def __init__(self, path: str | Path, split: str = "train") -> None:
-        self.images = np.load(path)
-        self.image_size = tuple(self.images.shape[1:3])
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        image = torch.from_numpy(self.images[i]).permute(2, 0, 1).float() / 255.0
-        return {"image": image, "index": i}
-
-
-def write_images(path: Path, num: int = 24, size: int = 6, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    np.save(path, rng.integers(0, 256, size=(num, size, size, 3), dtype=np.uint8))
-    return path
-
-
-def install(monkeypatch=None, dataset: bool = True) -> None:
-    """Register ``tiny`` (preset ``small``) and, with ``dataset``, make ``.npy`` files loadable."""
-    import emorl_eval.data
+def install(monkeypatch=None) -> None:
+    """Register ``tiny`` (preset ``small``) in the model registry and the presets module."""
     import models
     import models.presets as presets
 
@@ -164,5 +140,3 @@ def install(monkeypatch=None, dataset: bool = True) -> None:
     resolve_config._tiny = True
     setattr_(presets, "resolve_config", resolve_config)
     setattr_(presets, "training_defaults", training_defaults)
-    if dataset:
-        setattr_(emorl_eval.data, "ObjectsDataset", ArrayImages)

@@ -22,7 +22,7 @@ def _config(data: Path, out: Path, sets=(), **options):
 
 def test_one_step_gives_finite_loss_and_gradients(tiny) -> None:
     model = models.build("tiny", "small")
-    images = torch.rand(4, 3, 6, 6)
+    images = torch.rand(4, 3, 35, 35)
     out = model(images, generator=torch.Generator().manual_seed(0))
     out.loss.backward()
     assert out.loss.ndim == 0 and torch.isfinite(out.loss)
@@ -119,7 +119,7 @@ def test_existing_run_needs_resume_and_resume_needs_a_run(tiny_data: Path, tmp_p
 def test_data_errors(tiny_data: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no such data file"):
         train(_config(tmp_path / "missing.h5", tmp_path / "run"))
-    with pytest.raises(DataError, match="images are 6x6 but the model expects 8x8"):
+    with pytest.raises(DataError, match="images are 35x35 but the model expects 8x8"):
         train(_config(tiny_data, tmp_path / "run", sets=["image_size=[8,8]"]))
     with pytest.raises(DataError, match="fewer than one batch"):
         train(_config(tiny_data, tmp_path / "run", batch_size=32))
