@@ -17,7 +17,8 @@ import click
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a training field (lr, warmup_steps, clip_grad_norm, refinement_curriculum, ...) or a "
               "model-config field (num_slots, ...); prefix train. or model. to pick one; repeatable. "
-              "JSON for lists: --set 'refinement_curriculum=[[0,3],[100000,1]]'.")
+              "JSON for lists: --set 'refinement_curriculum=[[0,3],[100000,1]]'; --set refinement_steps=N alone trains "
+              "with I = N throughout.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run).")
 @click.option("--log-every", type=int, default=None, help="Steps between rows of metrics.csv [100].")

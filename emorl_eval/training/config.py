@@ -45,6 +45,7 @@ class TrainConfig:
         bf16: run the forward pass under bfloat16 autocast.
         num_workers: DataLoader worker processes.
         deterministic: ``torch.use_deterministic_algorithms(True)`` (bit-reproducible runs).
+        ddp_find_unused_parameters: DDP's flag, for models whose forward may skip parameters.
         progress: show a tqdm progress bar (rank 0).
         model_overrides: model-config fields overridden on top of the preset.
     """
@@ -69,6 +70,7 @@ class TrainConfig:
     bf16: bool = False
     num_workers: int = 0
     deterministic: bool = False
+    ddp_find_unused_parameters: bool = False
     progress: bool = True
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +176,8 @@ def resolve_train_config(
     A ``--set`` key names a training field (``lr``, ``warmup_steps``, ...) or a model-config
     field (``num_slots``, ...); ``train.KEY`` / ``model.KEY`` pick one side explicitly, and a bare
     key that exists on both sides sets both. Unknown model, preset or key -> ConfigError.
+    ``--set refinement_steps=N`` without a ``refinement_curriculum`` override trains with I = N
+    throughout (the preset's curriculum is dropped).
     """
     from models import presets
 
@@ -219,6 +223,10 @@ def resolve_train_config(
             model_overrides[name] = coerce_value(key, text, current, model_hints.get(name))
     if model_overrides:
         presets.resolve_config(model, preset, model_overrides)  # validates the combination
+    explicit_curriculum = any(k.rpartition(".")[2] == "refinement_curriculum" for k, _ in parse_set_options(sets))
+    if "refinement_steps" in model_overrides and not explicit_curriculum:
+        # --set refinement_steps=N means "train with N": the preset's curriculum would override it
+        values["refinement_curriculum"] = []
     values["model_overrides"] = model_overrides
     config = TrainConfig(**values)
     validate(config)

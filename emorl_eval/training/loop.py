@@ -104,7 +104,7 @@ class _Trainer:
             net = torch.nn.parallel.DistributedDataParallel(
                 model,
                 device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
-                find_unused_parameters=True,  # as the reference: some stages may not reach every parameter
+                find_unused_parameters=cfg.ddp_find_unused_parameters,
             )
         loader, sampler = make_loader(
             dataset, cfg.batch_size, ctx.world_size, ctx.rank, cfg.seed,
@@ -170,7 +170,10 @@ class _Trainer:
         cfg, ctx = self.cfg, self.ctx
         csv_log = MetricsCsv(self.run_dir / "metrics.csv") if ctx.is_main else None
         if csv_log is not None:
-            csv_log.truncate_after(start_step)
+            if start_step == 0:
+                csv_log.reset()  # rows of an earlier attempt that died before its first checkpoint
+            else:
+                csv_log.truncate_after(start_step)
         bar = tqdm(
             total=cfg.steps, initial=start_step, unit="step", dynamic_ncols=True, file=sys.stderr,
             disable=not (ctx.is_main and cfg.progress), desc=f"train {cfg.model}",

@@ -23,6 +23,11 @@ class MetricsCsv:
             with self.path.open(newline="") as f:
                 self.columns = next(csv.reader(f), [])
 
+    def reset(self) -> None:
+        """Start an empty file."""
+        self.path.unlink(missing_ok=True)
+        self.columns = []
+
     def truncate_after(self, step: int) -> None:
         """Drop rows logged after ``step`` (a resumed run repeats them)."""
         if not self.path.is_file():

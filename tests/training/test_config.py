@@ -79,3 +79,9 @@ def test_coerce_value_basics() -> None:
     assert coerce_value("k", "null", None) is None
     assert coerce_value("k", "12", None) == 12
     assert parse_set_options(["a = 1", "b=x=y"]) == [("a", "1"), ("b", "x=y")]
+
+
+def test_setting_refinement_steps_drops_the_preset_curriculum(tiny) -> None:
+    assert _resolve(sets=["refinement_steps=3"]).refinement_curriculum == []
+    cfg = _resolve(sets=["refinement_steps=3", "refinement_curriculum=[[0,2]]"])
+    assert cfg.refinement_curriculum == [[0, 2]] and cfg.model_overrides == {"refinement_steps": 3}

@@ -15,7 +15,8 @@ from emorl_eval.training import resolve_train_config, train
 from emorl_eval.training.checkpointing import LAST
 from tests.training import doubles
 
-pytestmark = pytest.mark.ddp
+# ~15-30 s (two process start-ups); CI runs the torchrun smoke test of test_emorl_training instead
+pytestmark = [pytest.mark.ddp, pytest.mark.slow]
 
 
 def _free_port() -> int:

@@ -123,3 +123,12 @@ def test_data_errors(tiny_data: Path, tmp_path: Path) -> None:
         train(_config(tiny_data, tmp_path / "run", sets=["image_size=[8,8]"]))
     with pytest.raises(DataError, match="fewer than one batch"):
         train(_config(tiny_data, tmp_path / "run", batch_size=32))
+
+
+def test_fresh_start_replaces_metrics_of_a_run_that_died_before_its_first_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "metrics.csv").write_text("step,loss,old_column\n5,1.0,2.0\n")
+    train(_config(tiny_data, out, steps=2, log_every=1))
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["step"].tolist() == [1, 2] and "old_column" not in metrics.columns
