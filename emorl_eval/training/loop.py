@@ -213,6 +213,12 @@ class _Trainer:
                         sums, count = {}, 0
                         last_time, last_step = time.perf_counter(), step
                     if step % cfg.ckpt_every == 0 or final:
+                        if count:  # never checkpoint weights a non-finite loss has reached
+                            loss = float(self.ctx.mean(sums["loss"].reshape(1).to(self.ctx.device)))
+                            if not math.isfinite(loss):
+                                raise TrainingDiverged(
+                                    f"loss is {loss} before step {step}; the last checkpoint is {self.run_dir / LAST}"
+                                )
                         self._checkpoint(model, optimizer, generator, step, (epoch, batch_index))
                     if final:
                         break

@@ -132,3 +132,39 @@ def test_fresh_start_replaces_metrics_of_a_run_that_died_before_its_first_checkp
     train(_config(tiny_data, out, steps=2, log_every=1))
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["step"].tolist() == [1, 2] and "old_column" not in metrics.columns
+
+
+def test_nan_loss_stops_with_a_one_line_error(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    from emorl_eval.training import TrainingDiverged
+    from tests.training.doubles import TinyModel
+
+    real_forward = TinyModel.forward
+
+    def forward(self, *args, **kwargs):
+        out = real_forward(self, *args, **kwargs)
+        if len(self.train_steps) > 2:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(TinyModel, "forward", forward)
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 4; the last checkpoint is .*checkpoint_last.pt"):
+        train(_config(tiny_data, tmp_path / "run", log_every=2, ckpt_every=2))
+    assert torch.load(tmp_path / "run" / LAST, weights_only=True)["step"] == 2
+
+
+def test_nan_loss_is_never_checkpointed(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    from emorl_eval.training import TrainingDiverged
+    from tests.training.doubles import TinyModel
+
+    real_forward = TinyModel.forward
+
+    def forward(self, *args, **kwargs):
+        out = real_forward(self, *args, **kwargs)
+        if len(self.train_steps) == 3:
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(TinyModel, "forward", forward)
+    with pytest.raises(TrainingDiverged, match="before step 4"):
+        train(_config(tiny_data, tmp_path / "run", log_every=5, ckpt_every=2))
+    assert torch.load(tmp_path / "run" / LAST, weights_only=True)["step"] == 2
