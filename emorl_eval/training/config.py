@@ -179,8 +179,10 @@ def resolve_train_config(
     ``--set refinement_steps=N`` without a ``refinement_curriculum`` override trains with I = N
     throughout (the preset's curriculum is dropped).
     """
+    import models
     from models import presets
 
+    models.model_class(model)  # unknown model -> ConfigError naming the available ones
     if preset is None and hasattr(presets, "default_preset"):
         preset = presets.default_preset(model)  # record the preset actually used
     defaults = presets.training_defaults(model, preset)
