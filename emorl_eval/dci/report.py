@@ -69,7 +69,8 @@ def markdown(result: DCIResult) -> str:
         row["runs"] = r["n_runs"]
         table.append(row)
     lines += ["## Mean ± std over runs (checkpoints x seeds)", "", _md_table(pd.DataFrame(table))]
-    factor_cols = [c for c in summary.columns if c.startswith("informativeness_test_") and c.endswith("_mean")]
+    factor_cols = [c for c in summary.columns if c.startswith("informativeness_test_") and c.endswith("_mean")
+                   and c != "informativeness_test_mean"]
     if factor_cols:
         per = []
         for r in summary.to_dict("records"):
@@ -102,8 +103,8 @@ def heatmap(result: DCIResult, path: str | Path) -> Path:
     ncols = min(len(groups), 4)
     nrows = int(math.ceil(len(groups) / ncols))
     heights = [max(int(sub["active"].sum()), 1) for _, sub in groups]
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                             figsize=(1.0 + 0.7 * len(factors) * ncols, 1.5 + 0.3 * max(heights) * nrows))
+    panel_w, panel_h = 2.2 + 0.55 * len(factors), 1.8 + 0.28 * max(heights)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(panel_w * ncols, panel_h * nrows + 0.4))
     vmax = float(np.nanmax(imp[factors].to_numpy())) if len(imp) else 1.0
     for ax, ((ckpt, seed), sub) in zip(axes.flat, groups):
         shown = sub[sub["active"]] if sub["active"].any() else sub
@@ -112,7 +113,8 @@ def heatmap(result: DCIResult, path: str | Path) -> Path:
                     annot=len(factors) * len(mat) <= 200, fmt=".2f", annot_kws={"fontsize": 6})
         run = Path(str(ckpt))
         note = "" if sub["active"].any() else " (no active dim: all shown)"
-        ax.set_title(f"{run.parent.name}/{run.name} seed {seed}{note}", fontsize=8)
+        ax.set_title(f"{run.parent.name}/{run.name}\nseed {seed}{note}", fontsize=8)
+        ax.tick_params(axis="x", labelrotation=45)
         ax.set_xlabel("factor")
         ax.set_ylabel("code dim (active)")
     for ax in list(axes.flat)[len(groups):]:
