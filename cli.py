@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
     "dci": ("emorl_eval.commands.dci", "dci", "DCI on IoU-Hungarian-matched slots (appendix E.2, Table 3): scores, importance heatmap."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
+    "train": ("emorl_eval.commands.train", "train_command", "Train a model (GECO, curriculum, resume, DDP via torchrun)."),
 }
 
 
