@@ -55,6 +55,8 @@ def to_labels(x: Tensor, name: str) -> tuple[Tensor, int]:
             f"{name}: expected a label map [B, H, W] or masks [B, K, H, W] / [B, K, 1, H, W], "
             f"got shape {tuple(x.shape)}"
         )
+    if x.shape[1] == 1 and not x.is_floating_point() and x.dtype != torch.bool and int(x.max()) not in (0, 1, 255):
+        raise DataError(f"{name}: {tuple(x.shape)} looks like a label map with a channel axis; pass it as [B, H, W]")
     # a non-finite sum is cheap to test and catches every NaN / inf (and nothing else in masks)
     if x.is_floating_point() and not torch.isfinite(x.sum()):
         raise DataError(f"{name}: masks contain NaN or infinite values")
