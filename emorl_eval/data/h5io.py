@@ -68,7 +68,7 @@ class H5Writer:
 
     Use as a context manager: the data go to a temporary file beside ``path`` that replaces
     ``path`` (``os.replace``) only when the block ends without error; otherwise it is deleted.
-    Datasets grow as rows are appended (chunked per 64 images, gzip), so the number of rows need
+    Datasets grow as rows are appended (gzip, chunks of about 256 KB), so the number of rows need
     not be known in advance. Every split in ``splits`` exists in the file, empty if nothing was
     appended to it.
     """
@@ -97,8 +97,11 @@ class H5Writer:
             opts = {"compression": self._compression}
             if self._compression == "gzip":
                 opts["compression_opts"] = 4
+        # ~256 KB chunks: random access (shuffled training) decompresses little beyond the row
+        row_bytes = int(np.prod(row_shape)) * np.dtype(dtype).itemsize
+        rows = int(np.clip((256 << 10) // max(row_bytes, 1), 1, 1024))
         group.create_dataset(key, (0, *row_shape), dtype, maxshape=(None, *row_shape),
-                             chunks=(64 if key != "factors" else 1024, *row_shape), **opts)
+                             chunks=(rows, *row_shape), **opts)
 
     def append_arrays(self, split: str, imgs: np.ndarray, masks: np.ndarray, factors: np.ndarray) -> None:
         """Append rows: imgs uint8 ``[B,H,W,3]``, masks uint8 ``[B,K,H,W,1]``, factors float32 ``[B,K,F]``."""

@@ -86,3 +86,11 @@ def test_bad_files(tmp_path):
     (tmp_path / "text.tfrecords").write_bytes(b"hello, this is not a tfrecord file at all" * 3)
     with pytest.raises(DataError, match="not a TFRecord file"):
         list(iter_records(tmp_path / "text.tfrecords"))
+
+
+def test_vectorised_crc_equals_bytewise_loop():
+    from emorl_eval.data.tfrecord import _crc_bytes, _crc_register_vectorised
+
+    data = np.random.default_rng(1).integers(0, 256, 70_001, dtype=np.uint8).tobytes()
+    assert _crc_register_vectorised(0xFFFFFFFF, data) == _crc_bytes(0xFFFFFFFF, data)
+    assert _crc_register_vectorised(0x12345678, data[:5000]) == _crc_bytes(0x12345678, data[:5000])
