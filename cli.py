@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),
     "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
+    "train": ("emorl_eval.commands.train", "train_command", "Train a model (GECO, curriculum, resume, DDP via torchrun)."),
 }
 
 
