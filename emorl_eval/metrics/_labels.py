@@ -99,9 +99,12 @@ def contingency(true: Tensor, m: int, pred: Tensor, k: int, keep: Tensor | None 
     One ``bincount`` over the whole batch; ``keep [B, H, W]`` (bool) selects the counted pixels.
     """
     b = true.shape[0]
-    offset = torch.arange(b, device=true.device).view(b, 1, 1) * (m * k)
-    idx = offset + true * k + pred
+    # in-place arithmetic on one int64 buffer: the temporaries of `offset + true * k + pred`
+    # cost several times the bincount itself on the CPU
+    idx = true * k
+    idx += pred
+    idx += torch.arange(b, device=true.device).view(b, 1, 1) * (m * k)
     if keep is not None:  # dropped pixels go to one spare bin (cheaper than boolean indexing)
-        idx = torch.where(keep, idx, b * m * k)
-    counts = torch.bincount(idx.reshape(-1), minlength=b * m * k + 1)
+        idx.masked_fill_(~keep, b * m * k)
+    counts = torch.bincount(idx.view(-1), minlength=b * m * k + 1)
     return counts[: b * m * k].view(b, m, k)
