@@ -23,7 +23,6 @@ import numpy as np
 
 from emorl_eval.data.layouts import Layout, resolve_layout, root_attrs
 from emorl_eval.data.scenes import SceneArrays
-from emorl_eval.data.schema import FactorSpec
 from emorl_eval.errors import ConfigError, DataError
 
 SPLITS = ("train", "test")
