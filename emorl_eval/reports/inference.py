@@ -81,7 +81,7 @@ def latent_range(latents: Tensor) -> tuple[Tensor, Tensor]:
 
 
 @torch.no_grad()
-def decode(model, z: Tensor, batch_size: int = 64, device: str = "cpu"):
+def decode(model, z: Tensor, batch_size: int = 128, device: str = "cpu"):
     """``model.decode`` of ``z [M, K, D]`` in batches; returns (recon ``[M,3,H,W]``, masks
     ``[M,K,1,H,W]``, components ``[M,K,3,H,W]``) on CPU. Raises ConfigError when the model's
     ``latents`` cannot be decoded."""
