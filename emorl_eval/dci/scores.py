@@ -218,16 +218,22 @@ def dci_scores(
         codes[train], targets[train], codes[test], targets[test], tasks, seed=seed, n_jobs=n_jobs,
         progress=progress,
     )
+    # With a single code (or factor) the entropy base is 1: the library's formula is 0/0 and
+    # gives NaN, which we report as is (a one-dimensional code has no D/C to speak of).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_score, c_score = float(dci.disentanglement(importance)), float(dci.completeness(importance))
+        d_code = np.asarray(dci.disentanglement_per_code(importance))
+        c_factor = np.asarray(dci.completeness_per_factor(importance))
     return {
-        "disentanglement": float(dci.disentanglement(importance)),
-        "completeness": float(dci.completeness(importance)),
+        "disentanglement": d_score,
+        "completeness": c_score,
         "informativeness_train": float(np.mean(train_scores)),
         "informativeness_test": float(np.mean(test_scores)),
         "informativeness_train_per_factor": dict(zip(names, map(float, train_scores))),
         "informativeness_test_per_factor": dict(zip(names, map(float, test_scores))),
         "importance": importance,
-        "disentanglement_per_code": np.asarray(dci.disentanglement_per_code(importance)),
-        "completeness_per_factor": np.asarray(dci.completeness_per_factor(importance)),
+        "disentanglement_per_code": d_code,
+        "completeness_per_factor": c_factor,
         "factor_names": names,
         "factor_tasks": tasks,
         "protocol": protocol,
