@@ -15,7 +15,11 @@ Architecture (checked against the official code, applied-ai-lab/genesis; re-writ
   per component; the masks come from it as above and RGB from a broadcast decoder of the same z_k.
 * **Priors**: p(z^m_1) = N(0, I); p(z^m_k | z^m_{<k}) from an LSTM(256) + linear head; p(z^c_k |
   z^m_k) from an MLP (256, 256); prior means ``tanh``, stds ``sigmoid(. + 4) + 1e-4``.
-* **KL**: single-sample Monte-Carlo ``log q(z) - log p(z)`` as in the official code.
+* **KL**: per component, the closed-form KL between the Gaussian posterior and the Gaussian prior
+  *conditional on the sampled* z^m_{<k} (resp. z^m_k): the same expectation as the official code's
+  single-sample Monte-Carlo ``log q(z) - log p(z)``, lower variance and never negative (evaluation
+  rejects negative KLs). ``montecarlo_kl=True`` trains on the official MC estimate instead; the
+  reported ``kl`` is always the closed form.
 * **Likelihood**: the pixel-wise Gaussian mixture (``gmm``, the original, sigma 0.7) or the
   Gaussian of the summed reconstruction (``gaussian``, sigma 0.1, what EfficientMORL appendix B.1
   trained GENESIS with). NLLs omit the ``0.5 log 2 pi`` constant like every model here.
@@ -43,7 +47,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from models._peer_ops import coord_grid, eval_mode, randn
-from models.components import gaussian_nll, gmm_nll
+from models.components import gaussian_nll, gmm_nll, kl_normal_normal
 from models.interface import (
     DecodedScene,
     EquivarianceProbe,
@@ -86,6 +90,8 @@ class GenesisConfig:
     geco_beta_init: float = 1.0
     #: KL weight when GECO is off
     kl_beta: float = 1.0
+    #: train on the single-sample Monte-Carlo KL (official) instead of the conditional closed form
+    montecarlo_kl: bool = False
 
     def __post_init__(self) -> None:
         from emorl_eval.errors import ConfigError
@@ -387,7 +393,8 @@ class Genesis(ObjectCentricModel):
         z_m, mu_m, std_m = self._mask_posterior(images, noise["eps_m"])
         log_masks = self._log_masks(z_m)
         pm_mu, pm_std = self._mask_prior(z_m)
-        kl = (_normal_log_prob(z_m, mu_m, std_m) - _normal_log_prob(z_m, pm_mu, pm_std)).sum(-1)
+        kl = kl_normal_normal(mu_m, std_m, pm_mu, pm_std).sum(-1)
+        kl_mc = (_normal_log_prob(z_m, mu_m, std_m) - _normal_log_prob(z_m, pm_mu, pm_std)).sum(-1)
         if cfg.two_stage:
             x_rep = images.unsqueeze(1).expand(-1, k, -1, -1, -1)
             enc_in = torch.cat([log_masks, x_rep], dim=2).flatten(0, 1)
@@ -395,7 +402,8 @@ class Genesis(ObjectCentricModel):
             std_c = _posterior_std(raw)
             z_c = mu_c + std_c * noise["eps_c"]
             pc_mu, pc_std = self._comp_prior(z_m)
-            kl = kl + (_normal_log_prob(z_c, mu_c, std_c) - _normal_log_prob(z_c, pc_mu, pc_std)).sum(-1)
+            kl = kl + kl_normal_normal(mu_c, std_c, pc_mu, pc_std).sum(-1)
+            kl_mc = kl_mc + (_normal_log_prob(z_c, mu_c, std_c) - _normal_log_prob(z_c, pc_mu, pc_std)).sum(-1)
             components = self._components(z_c)
             latents = torch.cat([mu_m, mu_c], dim=-1)
         else:
@@ -412,6 +420,7 @@ class Genesis(ObjectCentricModel):
             "recon": recon,
             "nll": nll,
             "kl": kl.sum(1),
+            "kl_mc": kl_mc.sum(1),
         }
 
     def _draw_noise(self, batch: int, like: Tensor, generator: torch.Generator | None) -> dict[str, Tensor]:
@@ -428,10 +437,9 @@ class Genesis(ObjectCentricModel):
         ignored: GENESIS infers each component once)."""
         out = self._run(images, self._draw_noise(images.shape[0], images, generator))
         nll, kl = out["nll"], out["kl"]
-        if self.config.use_geco:
-            loss = nll.mean() + self.geco_beta * kl.mean()
-        else:
-            loss = nll.mean() + self.config.kl_beta * kl.mean()
+        kl_loss = out["kl_mc"] if self.config.montecarlo_kl else kl
+        beta = self.geco_beta if self.config.use_geco else self.config.kl_beta
+        loss = nll.mean() + beta * kl_loss.mean()
         stage = StageOutput(
             name="posterior", means=out["latents"], masks=out["masks"], recon=out["recon"], nll=nll, kl=kl
         )

@@ -63,6 +63,7 @@ def test_outputs_finite_and_normalised(built) -> None:
     for t in (out.loss, out.nll, out.kl, out.recon, out.masks, out.components, out.latents):
         assert torch.isfinite(t).all()
     torch.testing.assert_close(out.masks.sum(1), torch.ones_like(out.masks.sum(1)), atol=1e-5, rtol=0)
+    assert (out.kl >= 0).all()  # a divergence: evaluation rejects negative KLs
     assert out.components.min() >= 0 and out.components.max() <= 1
     # the reconstruction is the mask-weighted sum of the components
     torch.testing.assert_close(out.recon, (out.masks * out.components).sum(1), atol=1e-5, rtol=1e-5)
