@@ -28,3 +28,12 @@ def tetrominoes_h5(tmp_path_factory) -> Path:
 def tiny_data(tetrominoes_h5: Path, tiny) -> Path:
     """The Tetrominoes file, with the ``tiny`` double registered."""
     return tetrominoes_h5
+
+
+@pytest.fixture(scope="session")
+def dsprites16_h5(tmp_path_factory) -> Path:
+    """8 train + 2 test Multi-dSprites images at 16x16 (the size of the models' ``tiny`` presets)."""
+    from emorl_eval.data import generate_h5
+
+    return generate_h5(tmp_path_factory.mktemp("data16") / "dsprites16.h5", "multi_dsprites", num=10, seed=0,
+                       test_fraction=0.2, size=16)
