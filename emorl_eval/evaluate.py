@@ -101,6 +101,33 @@ def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
     return {k: v.cpu().numpy() for k, v in scores.items()}
 
 
+def _run_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, seed: int,
+                 device: torch.device, progress: bool) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """Forward the first ``n`` images in batches; per-batch image indices and metric arrays."""
+    from torch.utils.data import DataLoader, Subset
+    from tqdm.auto import tqdm
+
+    loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False, num_workers=0)
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
+    indices: list[np.ndarray] = []
+    start = 0
+    desc = f"evaluate I={steps}" if getattr(model, "supports_refinement", False) else "evaluate"
+    with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
+        for batch in loader:
+            images = batch["image"].to(device)
+            generator = batch_generator(seed, start, device)
+            with torch.no_grad():
+                output = model(images, refinement_steps=steps if model.supports_refinement else None,
+                               generator=generator)
+            rows = _image_rows({**batch, "image": images}, output)
+            for key in METRIC_COLUMNS:
+                columns[key].append(rows[key])
+            indices.append(batch["index"].numpy())
+            start += images.shape[0]
+            bar.update(images.shape[0])
+    return indices, columns
+
+
 def evaluate_model(
     model: Any,
     dataset: Any,
@@ -135,9 +162,6 @@ def evaluate_model(
     Raises:
         DataError / ConfigError: incompatible image sizes, empty dataset, bad arguments.
     """
-    from torch.utils.data import DataLoader, Subset
-    from tqdm.auto import tqdm
-
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if num is not None and num < 1:
@@ -148,26 +172,12 @@ def evaluate_model(
     steps = effective_refinement_steps(model, refinement_steps)
     n = len(dataset) if num is None else min(int(num), len(dataset))
     device = torch.device(device)
+    was_training = bool(getattr(model, "training", False))
     model = model.to(device).eval()
-    loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False, num_workers=0)
-
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
-    indices: list[np.ndarray] = []
-    start = 0
-    desc = f"evaluate I={steps}" if getattr(model, "supports_refinement", False) else "evaluate"
-    with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
-        for batch in loader:
-            images = batch["image"].to(device)
-            generator = batch_generator(seed, start, device)
-            with torch.no_grad():
-                output = model(images, refinement_steps=steps if model.supports_refinement else None,
-                               generator=generator)
-            rows = _image_rows({**batch, "image": images}, output)
-            for key in METRIC_COLUMNS:
-                columns[key].append(rows[key])
-            indices.append(batch["index"].numpy())
-            start += images.shape[0]
-            bar.update(images.shape[0])
+    try:
+        indices, columns = _run_batches(model, dataset, n, batch_size, steps, seed, device, progress)
+    finally:
+        model.train(was_training)  # leave the caller's model as it was
 
     meta = dict(metadata or {})
     df = pd.DataFrame({
