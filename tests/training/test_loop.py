@@ -40,6 +40,7 @@ def test_run_writes_config_metrics_and_checkpoints(tiny_data: Path, tmp_path: Pa
                      "config.json", "metrics.csv"]
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["steps"] == 8 and config["model_config"]["num_slots"] == 3
+    assert (config["model_name"], config["preset"], config["dataset"], config["seed"]) == ("tiny", "small", "tetrominoes", 0)
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["step"].tolist() == [2, 4, 6, 8]
     for column in ("loss", "nll", "kl", "geco_beta", "geco_C_ema", "lr", "grad_norm", "steps_per_s", "refinement_steps"):
