@@ -169,3 +169,13 @@ def test_nan_loss_is_never_checkpointed(tiny_data: Path, tmp_path: Path, monkeyp
     with pytest.raises(TrainingDiverged, match="before step 4"):
         train(_config(tiny_data, tmp_path / "run", log_every=5, ckpt_every=2))
     assert torch.load(tmp_path / "run" / LAST, weights_only=True)["step"] == 2
+
+
+def test_config_json_exists_before_the_first_step(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    from tests.training.doubles import TinyModel
+
+    out = tmp_path / "run"
+    seen = []
+    monkeypatch.setattr(TinyModel, "on_train_step", lambda self, step: seen.append((out / "config.json").is_file()))
+    train(_config(tiny_data, out, steps=1))
+    assert seen == [True]
