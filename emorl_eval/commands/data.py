@@ -43,17 +43,30 @@ def data_group() -> None:
               help="Fraction of the images written to the 'test' group (the last ones); the rest go to 'train'.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Generator option, e.g. --option num_objects=4 (repeatable; values parsed as JSON).")
-def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float, options: tuple[str, ...]) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes generating chunks of 250 images in parallel (the file is the same for any number).")
+def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float, options: tuple[str, ...],
+                 workers: int) -> None:
     """Generate a built-in dataset into an EfficientMORL-layout .h5 file (atomic write).
 
     Example: emorl-eval data generate --dataset tetrominoes --num 1000 --seed 0 --out data/tetrominoes.h5
+
+    \b
+    Generator options (--option KEY=VALUE):
+      tetrominoes        num_objects (3), shapes (codes 0..18, default all)
+      multi_dsprites     min_objects (2), max_objects (5), size (64)
+      textured_dsprites  min_objects (2), max_objects (5), size (64)
+      clevr_like         size (96; 128 for EMORL's clevr-large), min_objects (3),
+                         max_objects (6), supersample (1), jitter (true),
+                         min_visible_pixels (25 at 96 px)
     """
     import time
 
     from emorl_eval.data.h5io import generate_h5, split_sizes
 
     t0 = time.perf_counter()
-    generate_h5(out, name, num, seed, test_fraction=test_fraction, progress=True, **_parse_options(options))
+    generate_h5(out, name, num, seed, test_fraction=test_fraction, progress=True, workers=workers,
+                **_parse_options(options))
     sizes = split_sizes(num, test_fraction)
     click.echo(f"wrote {out}: {name}, train {sizes['train']}, test {sizes['test']} images "
                f"(seed {seed}, {time.perf_counter() - t0:.1f} s)")
@@ -84,7 +97,11 @@ def info_cmd(file: Path) -> None:
     info = file_info(file)
     kind = "official EfficientMORL file (schema inferred)" if info.official else "emorl-eval file"
     click.echo(f"{info.path}: {info.dataset_name}, {kind}")
-    click.echo(f"image size {info.image_size[0]}x{info.image_size[1]}, max objects M={info.max_objects}")
+    size = f"image size {info.image_size[0]}x{info.image_size[1]}"
+    if info.clevr_crop:
+        size += (f" (EMORL crop of the stored 240x320 frames; masks {info.mask_size[0]}x{info.mask_size[1]}, "
+                 "use ObjectsDataset(..., clevr_image_size=128) for 128x128)")
+    click.echo(f"{size}, max objects M={info.max_objects}")
     if "seed" in info.attrs and int(info.attrs["seed"]) >= 0:
         click.echo(f"generated with seed {info.attrs['seed']}, options {info.attrs.get('options', '{}')}")
     click.echo("factors: " + (", ".join(
