@@ -50,6 +50,7 @@ from typing import Iterable, Iterator, Sequence
 import pandas as pd
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from models.interface import EquivarianceProbe, ObjectCentricModel
 
@@ -337,6 +338,7 @@ def check_model(
     dtype: torch.dtype = torch.float32,
     num_perms: int = 3,
     model_label: str | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Measure every symmetry property a model exposes.
 
@@ -353,6 +355,7 @@ def check_model(
         dtype: ``torch.float32`` (default) or ``torch.float64`` (strict check).
         num_perms: permutations per seed and probe.
         model_label: the ``model`` column (default ``model.model_name``).
+        progress: show a tqdm bar over (probe, seed) on stderr.
 
     Returns:
         One row per (component, output, property): columns :data:`COLUMNS` (``model, component,
@@ -381,12 +384,15 @@ def check_model(
             if not probes:
                 raise ConfigError(f"model {label!r} exposes no symmetry probes; nothing to check")
             rows = []
+            bar = tqdm(total=len(probes) * len(seeds), desc=f"symmetry {label}", disable=not progress, leave=False)
             for probe, input_order in probes:
                 trials: list[Trial] = []
                 for seed in seeds:
                     trials += check_probe(probe, batch_size, seed, dtype, num_perms,
                                           input_order=input_order, device=device)
+                    bar.update()
                 rows += summarize_trials(trials, label, probe.claimed, dtype)
+            bar.close()
     finally:
         model.train(was_training)
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -98,7 +98,8 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
         stem = f"{label}_{preset}" if preset else label
 
     dtype = torch.float64 if use_float64 else torch.float32
-    table = sym.check_model(model, batch_size=batch_size, seeds=seeds, dtype=dtype, num_perms=num_perms)
+    table = sym.check_model(model, batch_size=batch_size, seeds=seeds, dtype=dtype, num_perms=num_perms,
+                              progress=True)
     dname = "float64" if use_float64 else "float32"
     click.echo(sym.format_table(table))
     csv_path, md_path = sym.write_report(
