@@ -15,6 +15,13 @@ import click
 # verb -> (module, attribute, one-line help shown by `emorl-eval --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "ablation-table": ("emorl_eval.commands.ablation_table", "ablation_table", "Appendix Table 2 (ARI, MSE, KL mean ± std across seeds) over run folders."),
+    "timing": ("emorl_eval.commands.timing", "timing", "Parameter counts and forward+backward time per step (appendix E.3, Figure 22)."),
+    "figures": ("emorl_eval.commands.figures", "figures", "Decompositions, latent traversals and per-stage posteriors (Figures 15-21)."),
+    "leakage": ("emorl_eval.commands.leakage", "leakage", "Fraction of a one-slot latent traversal's change outside the slot's mask."),
+    "report": ("emorl_eval.commands.report", "report", "Run every report that applies to a folder of runs; write reports/README.md."),
+    "evaluate": ("emorl_eval.commands.evaluate", "evaluate", "ARI (fg/all), MSE, KL, mSC, mBO per image of a checkpoint on a dataset split."),
+    "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),
+    "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
 }
 

@@ -28,6 +28,7 @@ from models.interface import (
 # name -> "module:Class"; a model's module defines the class, its config dataclass
 # (``Class.config_class``) and registers its presets in ``models.presets``.
 _REGISTRY: dict[str, str] = {
+    "emorl": "models.efficient_morl:EfficientMORL",
 }
 
 __all__ = [
@@ -62,8 +63,13 @@ def build(name: str, preset: str | None = None, **overrides: Any) -> ObjectCentr
     """Build model ``name`` with the hyper-parameters of ``preset`` and field overrides."""
     from models.presets import resolve_config
 
+    from models.presets import default_preset
+
     cls = model_class(name)
-    return cls(resolve_config(name, preset, overrides))
+    model = cls(resolve_config(name, preset, overrides))
+    # recorded in checkpoints (informative only: checkpoints carry the full resolved config)
+    model.preset = preset if preset is not None else default_preset(name)  # type: ignore[attr-defined]
+    return model
 
 
 def load(path: str | Path, preset: str | None = None, map_location: str = "cpu") -> ObjectCentricModel:

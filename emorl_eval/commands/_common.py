@@ -1,0 +1,54 @@
+"""Options and helpers shared by the report commands (figures, leakage, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import click
+
+
+def parse_int_list(value: str | None, option: str) -> list[int] | None:
+    """``"64,96,128"`` -> ``[64, 96, 128]``; None for None/empty."""
+    from emorl_eval.errors import ConfigError
+
+    if value is None or not value.strip():
+        return None
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} {value!r}: expected comma-separated integers") from None
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def run_name(ckpt: Path) -> str:
+    """Name used for default output files: the run folder's name for a checkpoint inside a run
+    folder (beside a config.json), else the checkpoint's file stem."""
+    ckpt = Path(ckpt)
+    return ckpt.parent.name if (ckpt.parent / "config.json").is_file() else ckpt.stem
+
+
+def model_options(func: Callable) -> Callable:
+    """--ckpt, --preset, --data, --split, --refinement-steps, --seed, --device."""
+    options = [
+        click.option("--ckpt", required=True, type=click.Path(path_type=Path),
+                     help="Checkpoint: ours (runs/NAME/checkpoint_*.pt) or an official EfficientMORL one (with --preset)."),
+        click.option("--preset", default=None, help="Preset for official EfficientMORL checkpoints (they store no config)."),
+        click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset file (.h5, EfficientMORL layout)."),
+        click.option("--split", default="test", show_default=True, help="Split of the data file."),
+        click.option("--refinement-steps", type=int, default=None,
+                     help="Test-time refinement steps I (default: the model's config; ignored by models without refinement)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling noise."),
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

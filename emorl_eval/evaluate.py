@@ -1,0 +1,381 @@
+"""Evaluate a model on a dataset: one row per image with ARI, MSE, KL and segmentation scores.
+
+    >>> import models
+    >>> from emorl_eval.data import ObjectsDataset
+    >>> from emorl_eval.evaluate import evaluate_model, summarize
+    >>> df = evaluate_model(models.load("runs/x/checkpoint.pt"), ObjectsDataset("data/t.h5"), num=320)
+    >>> summarize(df)                     # mean ± std per metric
+
+Conventions (those of the reference ``eval.py``): the first ``num`` images of the split, in file
+order; masks of the final inference stage; ARI on argmax segmentations with background pixels
+excluded for ``ari_fg``; MSE of the model's reconstruction (for mixtures ``sum_k pi_k y_k``) in
+[0, 1] units per pixel-channel; KL per image in nats as the model reports it. The forward pass runs
+under ``torch.no_grad()`` (models that refine with gradients enable them internally).
+
+Determinism: each batch's sampling noise comes from its own ``torch.Generator`` seeded from
+``(seed, index of the batch's first image)``, so the same call gives the same numbers; a different
+``batch_size`` regroups the noise and can change the stochastic metrics slightly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from emorl_eval.errors import ConfigError, DataError
+from emorl_eval.metrics import kl_per_image, mask_metrics, mse
+
+#: metric columns of the per-image table, in display order
+METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou", "nll")
+#: identity columns of the per-image table
+ID_COLUMNS: tuple[str, ...] = (
+    "model", "preset", "dataset", "split", "checkpoint", "checkpoint_step", "eval_seed", "refinement_steps",
+    "image_index",
+)
+#: human-readable names for tables and figures
+METRIC_LABELS: dict[str, str] = {
+    "ari_fg": "ARI (fg)",
+    "ari_all": "ARI (all)",
+    "mse": "MSE",
+    "kl": "KL (nats)",
+    "msc": "mSC",
+    "mbo": "mBO",
+    "sc": "SC",
+    "matched_iou": "matched IoU",
+    "nll": "NLL (nats)",
+}
+
+
+def batch_generator(seed: int, first_index: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of the batch starting at image ``first_index`` (independent streams)."""
+    state = np.random.SeedSequence([int(seed), int(first_index)]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state) & ((1 << 63) - 1))
+
+
+def effective_refinement_steps(model: Any, refinement_steps: int | None) -> int:
+    """The number of refinement steps I the forward pass will run (0 for models without)."""
+    if not getattr(model, "supports_refinement", False):
+        return 0
+    if refinement_steps is not None:
+        if int(refinement_steps) < 0:
+            raise ConfigError(f"refinement steps must be >= 0, got {refinement_steps}")
+        return int(refinement_steps)
+    return int(getattr(model.config, "refinement_steps", 0) or 0)
+
+
+def _check_compatible(model: Any, dataset: Any) -> None:
+    model_hw = tuple(int(v) for v in model.image_size)
+    data_hw = tuple(int(v) for v in dataset.image_size)
+    if model_hw != data_hw:
+        raise DataError(
+            f"dataset {getattr(dataset, 'path', dataset)} has {data_hw[0]}x{data_hw[1]} images but the model "
+            f"expects {model_hw[0]}x{model_hw[1]}"
+        )
+
+
+def _resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
+    """Nearest-neighbour resize of label maps ``[B, H', W']`` to ``size`` (the prediction's)."""
+    if tuple(labels.shape[-2:]) == tuple(size):
+        return labels
+    out = torch.nn.functional.interpolate(labels[:, None].float(), size=size, mode="nearest")
+    return out[:, 0].long()
+
+
+def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
+    """Per-image metric values of one batch."""
+    images = batch["image"]
+    masks = output.masks.detach()
+    true = _resize_labels(batch["masks"].to(masks.device), tuple(masks.shape[-2:]))
+    scores = mask_metrics(true, masks, visibility=batch["visibility"].to(masks.device))
+    b = images.shape[0]
+    scores["mse"] = mse(images, output.recon.detach())
+    scores["kl"] = kl_per_image(output.kl, batch_size=b)
+    nll = getattr(output, "nll", None)
+    scores["nll"] = nll.detach().to(torch.float64) if isinstance(nll, Tensor) else torch.full((b,), math.nan)
+    return {k: v.cpu().numpy() for k, v in scores.items()}
+
+
+def evaluate_model(
+    model: Any,
+    dataset: Any,
+    num: int | None = 320,
+    batch_size: int = 32,
+    refinement_steps: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Run ``model`` on the first ``num`` images of ``dataset`` and score every image.
+
+    Args:
+        model: an :class:`models.interface.ObjectCentricModel`.
+        dataset: an :class:`emorl_eval.data.ObjectsDataset` (items ``image [3, H, W]``,
+            ``masks [H', W']`` label map, ``visibility [M]``, ``index``).
+        num: number of images (the first ones of the split); None or more than the split holds
+            means all of them.
+        batch_size: images per forward pass.
+        refinement_steps: test-time refinement steps I (None: the model's configured value;
+            ignored by models without refinement).
+        seed: seed of the sampling noise.
+        device: where the model runs.
+        progress: show a tqdm progress bar on stderr.
+        metadata: extra identity columns (e.g. ``checkpoint``, ``checkpoint_step``, ``preset``).
+
+    Returns:
+        One row per image: :data:`ID_COLUMNS` then :data:`METRIC_COLUMNS` (float64; ARI, mSC, mBO,
+        SC, matched IoU in [0, 1]; MSE per pixel-channel; KL and NLL in nats per image).
+
+    Raises:
+        DataError / ConfigError: incompatible image sizes, empty dataset, bad arguments.
+    """
+    from torch.utils.data import DataLoader, Subset
+    from tqdm.auto import tqdm
+
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    if num is not None and num < 1:
+        raise ConfigError(f"number of images must be >= 1, got {num}")
+    if len(dataset) == 0:
+        raise DataError(f"dataset {getattr(dataset, 'path', dataset)} has no images")
+    _check_compatible(model, dataset)
+    steps = effective_refinement_steps(model, refinement_steps)
+    n = len(dataset) if num is None else min(int(num), len(dataset))
+    device = torch.device(device)
+    model = model.to(device).eval()
+    loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False, num_workers=0)
+
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
+    indices: list[np.ndarray] = []
+    start = 0
+    with tqdm(total=n, desc="evaluate", unit="img", disable=not progress, leave=False) as bar:
+        for batch in loader:
+            images = batch["image"].to(device)
+            generator = batch_generator(seed, start, device)
+            with torch.no_grad():
+                output = model(images, refinement_steps=steps if model.supports_refinement else None,
+                               generator=generator)
+            rows = _image_rows({**batch, "image": images}, output)
+            for key in METRIC_COLUMNS:
+                columns[key].append(rows[key])
+            indices.append(batch["index"].numpy())
+            start += images.shape[0]
+            bar.update(images.shape[0])
+
+    meta = dict(metadata or {})
+    df = pd.DataFrame({
+        "model": getattr(model, "model_name", type(model).__name__),
+        "preset": meta.pop("preset", getattr(model, "preset", None)),
+        "dataset": getattr(dataset, "dataset_name", None),
+        "split": getattr(dataset, "split", None),
+        "checkpoint": meta.pop("checkpoint", None),
+        "checkpoint_step": meta.pop("checkpoint_step", None),
+        "eval_seed": int(seed),
+        "refinement_steps": steps,
+        "image_index": np.concatenate(indices).astype(np.int64),
+        **{key: np.concatenate(columns[key]).astype(np.float64) for key in METRIC_COLUMNS},
+    })
+    for key, value in meta.items():
+        df[key] = value
+    return df
+
+
+def summarize(df: pd.DataFrame, metrics: Iterable[str] = METRIC_COLUMNS) -> pd.DataFrame:
+    """Mean ± std (sample std, ddof=1; 0 for one image) of each metric over images.
+
+    Returns:
+        Long table, one row per metric: ``metric, label, mean, std, n`` (NaN values, e.g. a model
+        that does not report NLL, are skipped; metrics with no value at all are dropped).
+    """
+    rows = []
+    for metric in metrics:
+        if metric not in df:
+            continue
+        values = pd.to_numeric(df[metric], errors="coerce").dropna()
+        if values.empty:
+            continue
+        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append({"metric": metric, "label": METRIC_LABELS.get(metric, metric),
+                     "mean": float(values.mean()), "std": std, "n": int(len(values))})
+    return pd.DataFrame(rows, columns=["metric", "label", "mean", "std", "n"])
+
+
+def format_value(value: float) -> str:
+    """Four significant digits, scientific notation for tiny or huge values."""
+    if value != value:  # NaN
+        return "n/a"
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}" if abs(value) >= 1 else f"{value:.4f}"
+    return f"{value:.3e}"
+
+
+def summary_markdown(summary: pd.DataFrame, title: str | None = None) -> str:
+    """The summary as a markdown table: ``| metric | mean ± std | n |``."""
+    lines = [f"**{title}**", ""] if title else []
+    lines += ["| metric | mean ± std | n |", "|---|---|---|"]
+    for r in summary.itertuples():
+        lines.append(f"| {r.label} | {format_value(r.mean)} ± {format_value(r.std)} | {r.n} |")
+    return "\n".join(lines) + "\n"
+
+
+#: the three quantities of the refinement sweep figure (appendix D, Figure 14)
+SWEEP_METRICS: tuple[str, ...] = ("ari_fg", "mse", "kl")
+
+
+def refinement_sweep(
+    model: Any,
+    dataset: Any,
+    steps: Iterable[int],
+    num: int | None = 320,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    metadata: dict[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Evaluate the same model and images at each number of test-time refinement steps I.
+
+    Args:
+        steps: the values of I (each >= 0).
+        (others as :func:`evaluate_model`; every I uses the same ``seed``.)
+
+    Returns:
+        Long table, one row per (I, image, metric): the identity columns of
+        :func:`evaluate_model` (``refinement_steps`` = I), then ``metric`` and ``value``.
+
+    Raises:
+        ConfigError: the model has no test-time refinement, or no / negative steps.
+    """
+    steps = list(dict.fromkeys(int(s) for s in steps))
+    if not steps:
+        raise ConfigError("no refinement steps to sweep")
+    if min(steps) < 0:
+        raise ConfigError(f"refinement steps must be >= 0, got {min(steps)}")
+    if not getattr(model, "supports_refinement", False):
+        name = getattr(model, "model_name", type(model).__name__)
+        raise ConfigError(f"model {name!r} has no test-time refinement steps: there is nothing to sweep")
+    frames = []
+    for i in steps:
+        df = evaluate_model(model, dataset, num=num, batch_size=batch_size, refinement_steps=i, seed=seed,
+                            device=device, progress=progress, metadata=metadata)
+        id_cols = [c for c in df.columns if c not in METRIC_COLUMNS]
+        frames.append(df.melt(id_vars=id_cols, value_vars=list(METRIC_COLUMNS), var_name="metric",
+                              value_name="value"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def sweep_summary(long: pd.DataFrame, metrics: Iterable[str] = SWEEP_METRICS) -> pd.DataFrame:
+    """Mean per I of each metric of a :func:`refinement_sweep` table: wide, one row per I."""
+    sub = long[long["metric"].isin(list(metrics))]
+    table = sub.groupby(["refinement_steps", "metric"])["value"].mean().unstack("metric")
+    return table[[m for m in metrics if m in table.columns]].reset_index()
+
+
+# --- files: what `emorl-eval evaluate` / `refine-sweep` read and write -----------------------
+
+def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = None,
+                device: str | torch.device = "cpu") -> tuple[Any, Any, dict[str, Any]]:
+    """Load a checkpoint (ours or official with ``preset``) and a dataset split.
+
+    Returns:
+        ``(model, dataset, metadata)`` with metadata ``checkpoint`` (path), ``checkpoint_step``
+        and ``preset`` for :func:`evaluate_model`.
+
+    Raises:
+        CheckpointError / DataError / ConfigError with one-line messages.
+    """
+    from pathlib import Path
+
+    import models
+    from emorl_eval.data import ObjectsDataset
+    from models.checkpoints import read_checkpoint
+
+    ckpt = Path(ckpt)
+    dataset = ObjectsDataset(data, split=split)
+    model = models.load(ckpt, preset=preset, map_location=str(device))
+    info = read_checkpoint(ckpt)
+    metadata = {
+        "checkpoint": str(ckpt),
+        "checkpoint_step": int(info.get("step", 0)),
+        "preset": info.get("preset") or preset or getattr(model, "preset", None),
+    }
+    return model, dataset, metadata
+
+
+def default_out_dir(ckpt: Any) -> Any:
+    """Where results go by default: ``eval/`` beside the checkpoint (``runs/NAME/eval``), which
+    is where ``emorl-eval ablation-table`` looks for them."""
+    from pathlib import Path
+
+    return Path(ckpt).parent / "eval"
+
+
+def _write_text_atomic(path: Any, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def prepare_out_dir(out: Any) -> Any:
+    """Create ``out``; an unwritable place is a one-line ConfigError."""
+    from pathlib import Path
+
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(f"output folder {out}: cannot write there ({err.strerror or err})") from None
+    return out
+
+
+def run_header(df: pd.DataFrame) -> str:
+    """One line naming what was evaluated, from a per-image table's identity columns."""
+    first = df.iloc[0]
+    parts = [f"{first['model']}" + (f" ({first['preset']})" if pd.notna(first["preset"]) and first["preset"] else "")]
+    parts.append(f"on {first['dataset']} {first['split']}: {len(df)} images")
+    if pd.notna(first.get("checkpoint_step")):
+        parts.append(f"step {int(first['checkpoint_step'])}")
+    parts.append(f"I={int(first['refinement_steps'])}, seed {int(first['eval_seed'])}")
+    return ", ".join(parts)
+
+
+def write_evaluation(df: pd.DataFrame, out: Any) -> dict[str, Any]:
+    """Write ``per_image.csv``, ``summary.csv`` and ``summary.md`` into ``out`` (atomically).
+
+    ``summary.csv`` is long: ``metric, label, mean, std, n`` plus the run's identity columns
+    (model, preset, dataset, split, checkpoint_step, eval_seed, refinement_steps).
+    """
+    out = prepare_out_dir(out)
+    summary = summarize(df)
+    for col in ("model", "preset", "dataset", "split", "checkpoint_step", "eval_seed", "refinement_steps"):
+        summary[col] = df[col].iloc[0]
+    paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
+    _write_text_atomic(paths["per_image"], df.to_csv(index=False, float_format="%.10g"))
+    _write_text_atomic(paths["summary"], summary.to_csv(index=False, float_format="%.10g"))
+    _write_text_atomic(paths["markdown"], summary_markdown(summary, run_header(df)))
+    return paths
+
+
+def write_sweep(long: pd.DataFrame, out: Any) -> Any:
+    """Write a :func:`refinement_sweep` table to ``out/refine_sweep.csv`` (atomically)."""
+    out = prepare_out_dir(out)
+    path = out / "refine_sweep.csv"
+    _write_text_atomic(path, long.to_csv(index=False, float_format="%.10g"))
+    return path

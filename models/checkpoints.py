@@ -1,0 +1,243 @@
+"""Checkpoints: our self-describing format, and import of official EfficientMORL files.
+
+Our format (a dict loadable with ``torch.load(weights_only=True)``)::
+
+    {"format": "emorl-eval", "version": 1, "model_name": str, "config": dict, "preset": str | None,
+     "step": int, "state_dict": dict[str, Tensor], "extra": dict}
+
+Official EfficientMORL checkpoints (``train.py``): ``{"step", "model": DDP state dict with
+``module.`` prefixes, "model_opt", "kl_beta"}`` without a config, so they need a preset; their
+keys are mapped with :data:`models.efficient_morl.OFFICIAL_KEY_MAP` and loaded strictly.
+Every problem is a one-line :class:`emorl_eval.errors.CheckpointError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from models.interface import ObjectCentricModel
+
+FORMAT = "emorl-eval"
+VERSION = 1
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists, recursively (a plain, JSON-like config)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def save_checkpoint(path: str | Path, model: ObjectCentricModel, step: int, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` atomically (temp file in the same folder + ``os.replace``).
+
+    Args:
+        path: destination file.
+        model: any registered model.
+        step: training step.
+        extra: trainer state (optimizer state dict, RNG states as tensors, ...); must contain only
+            types ``torch.load(weights_only=True)`` accepts.
+    Returns:
+        the path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model_name": model.model_name,
+        "config": _plain(dataclasses.asdict(model.config)),
+        "preset": getattr(model, "preset", None),
+        "step": int(step),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "extra": extra or {},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _torch_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
+    from emorl_eval.errors import CheckpointError
+
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory, not a file")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any load failure is reported as one line
+        text = str(exc).strip()
+        first = (text.splitlines()[0] if text else type(exc).__name__)[:120]
+        if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in text.lower():
+            raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain "
+                                  f"containers; refusing to unpickle it") from None
+        if head == b"PK\x03\x04" or isinstance(exc, EOFError):
+            # a torch zip archive (or pickle stream) that does not read to the end
+            raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {first})") from None
+        raise CheckpointError(f"{path} is not a torch checkpoint ({type(exc).__name__}: {first})") from None
+
+
+def is_official(obj: Any) -> bool:
+    """Whether a loaded object looks like an official EfficientMORL checkpoint."""
+    return isinstance(obj, dict) and isinstance(obj.get("model"), dict) and "format" not in obj
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load and validate a checkpoint of our format or an official EfficientMORL one.
+
+    Returns:
+        our dict (see module docstring); for official files ``{"format": "official-emorl",
+        "model_name": "emorl", "step", "state_dict" (``module.`` stripped, official names),
+        "kl_beta"}``.
+    """
+    from emorl_eval.errors import CheckpointError
+
+    path = Path(path)
+    obj = _torch_load(path, map_location)
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} is not a checkpoint (holds a {type(obj).__name__}, expected a dict)")
+    if obj.get("format") == FORMAT:
+        missing = [k for k in ("version", "model_name", "config", "step", "state_dict") if k not in obj]
+        if missing:
+            raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
+        if int(obj["version"]) > VERSION:
+            raise CheckpointError(f"checkpoint {path} has format version {obj['version']}, this code reads <= {VERSION}")
+        return obj
+    if is_official(obj):
+        state = {}
+        for key, value in obj["model"].items():
+            if not isinstance(value, Tensor):
+                raise CheckpointError(f"checkpoint {path}: entry {key!r} of 'model' is not a tensor")
+            state[key[len("module."):] if key.startswith("module.") else key] = value
+        return {"format": "official-emorl", "model_name": "emorl", "step": int(obj.get("step", 0)),
+                "state_dict": state, "kl_beta": obj.get("kl_beta", 1)}
+    raise CheckpointError(f"{path} is not an emorl-eval or official EfficientMORL checkpoint "
+                          f"(keys: {', '.join(sorted(map(str, obj))[:6])})")
+
+
+def _shape_mismatches(model: torch.nn.Module, state: dict[str, Tensor]) -> tuple[list[str], list[str], list[str]]:
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    return missing, unexpected, wrong
+
+
+def _describe(missing: list[str], unexpected: list[str], wrong: list[str], own: dict[str, Tensor],
+              state: dict[str, Tensor], to_file_key: Any = None) -> str:
+    parts = []
+    name = to_file_key or (lambda k: k)
+    if wrong:
+        k = wrong[0]
+        parts.append(f"{len(wrong)} tensor(s) differ in shape (e.g. {name(k)}: {list(state[k].shape)} in file, "
+                     f"{list(own[k].shape)} in model)")
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {name(missing[0])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {name(unexpected[0])})")
+    return "; ".join(parts)
+
+
+def map_official_state(state: dict[str, Tensor], path: Path | str = "") -> dict[str, Tensor]:
+    """Official (``module.``-stripped) keys -> ours; CheckpointError naming an unknown key."""
+    from emorl_eval.errors import CheckpointError
+    from models.efficient_morl import official_to_ours
+
+    mapped = {}
+    for key, value in state.items():
+        new = official_to_ours(key)
+        if new is None:
+            raise CheckpointError(f"checkpoint {path}: unknown official EfficientMORL key {key!r}")
+        mapped[new] = value
+    return mapped
+
+
+def _fitting_presets(state: dict[str, Tensor]) -> list[str]:
+    """EfficientMORL presets whose parameter shapes fit ``state`` (ours-named keys)."""
+    import models
+    from models.presets import available_presets
+
+    fits = []
+    for preset in available_presets("emorl"):
+        model = models.build("emorl", preset=preset)
+        if not any(_shape_mismatches(model, state)):
+            fits.append(preset)
+    return fits
+
+
+def load_model(path: str | Path, preset: str | None = None, map_location: str | torch.device = "cpu") -> ObjectCentricModel:
+    """Build and load the model stored in ``path`` (returned in eval mode).
+
+    Our checkpoints describe themselves (``preset`` is ignored); official EfficientMORL files
+    need ``preset`` and must fit it exactly (every tensor used, same shapes).
+    """
+    import models
+    from emorl_eval.errors import CheckpointError, ConfigError
+    from models.presets import build_config
+
+    path = Path(path)
+    ckpt = read_checkpoint(path, map_location)
+    if ckpt["format"] == FORMAT:
+        try:
+            config = build_config(ckpt["model_name"], ckpt["config"])
+        except ConfigError as exc:
+            raise CheckpointError(f"checkpoint {path}: {exc}") from None
+        model = models.model_class(ckpt["model_name"])(config)
+        model.preset = ckpt.get("preset")  # type: ignore[attr-defined]
+        state = ckpt["state_dict"]
+        missing, unexpected, wrong = _shape_mismatches(model, state)
+        if missing or unexpected or wrong:
+            detail = _describe(missing, unexpected, wrong, model.state_dict(), state)
+            raise CheckpointError(f"checkpoint {path} does not fit its own config: {detail}")
+        model.load_state_dict(state, strict=True)
+        return model.to(map_location).eval()
+
+    # official EfficientMORL
+    from models.presets import available_presets
+
+    if preset is None:
+        raise CheckpointError(f"{path} is an official EfficientMORL checkpoint without a config: give a preset "
+                              f"(one of {', '.join(available_presets('emorl'))})")
+    state = map_official_state(ckpt["state_dict"], path)
+    try:
+        model = models.build("emorl", preset=preset)
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {path}: {exc}") from None
+    missing, unexpected, wrong = _shape_mismatches(model, state)
+    if missing or unexpected or wrong:
+        from models.efficient_morl import OFFICIAL_KEY_MAP
+
+        def to_file_key(k: str) -> str:
+            for old, new in OFFICIAL_KEY_MAP:
+                if k.startswith(new):
+                    return old + k[len(new):]
+            return k
+
+        detail = _describe(missing, unexpected, wrong, model.state_dict(), state, to_file_key)
+        fits = _fitting_presets(state)
+        hint = f"; it fits preset(s) {', '.join(fits)}" if fits else ""
+        raise CheckpointError(f"official checkpoint {path} does not fit preset {preset!r}: {detail}{hint}")
+    model.load_state_dict(state, strict=True)
+    return model.to(map_location).eval()

@@ -1,0 +1,194 @@
+"""Hyper-parameter presets per model and dataset (the paper's values), including the ablation
+variants of Table 2, and the training defaults the trainer reads.
+
+    >>> resolve_config("emorl", "tetrominoes", {"num_slots": 5})
+    >>> available_presets("emorl")
+    >>> training_defaults("emorl", "clevr6")
+
+Other models register their presets with :func:`register_presets`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+# model name -> preset name -> field values (on top of the config dataclass defaults)
+_PRESETS: dict[str, dict[str, dict[str, Any]]] = {}
+# model name -> preset name -> training defaults
+_TRAINING: dict[str, dict[str, dict[str, Any]]] = {}
+# model name -> preset used when none is given
+_DEFAULT_PRESET: dict[str, str] = {}
+
+
+def register_presets(model: str, presets: dict[str, dict[str, Any]], training: dict[str, dict[str, Any]],
+                     default: str) -> None:
+    """Register a model's presets (field overrides), their training defaults and the default preset."""
+    _PRESETS[model] = presets
+    _TRAINING[model] = training
+    _DEFAULT_PRESET[model] = default
+
+
+def _ensure(model: str) -> None:
+    if model not in _PRESETS:
+        loader = _LOADERS.get(model)
+        if loader is not None:
+            loader()
+
+
+def default_preset(name: str) -> str | None:
+    """The preset used when none is given (None for a model without presets)."""
+    _ensure(name)
+    return _DEFAULT_PRESET.get(name)
+
+
+def available_presets(name: str) -> list[str]:
+    """Preset names of model ``name`` (empty for a model without presets)."""
+    _ensure(name)
+    return sorted(_PRESETS.get(name, {}))
+
+
+def preset_values(name: str, preset: str | None) -> dict[str, Any]:
+    """The field values of ``preset`` (the default preset when None); ConfigError if unknown."""
+    from emorl_eval.errors import ConfigError
+
+    _ensure(name)
+    presets = _PRESETS.get(name, {})
+    if preset is None:
+        preset = _DEFAULT_PRESET.get(name)
+        if preset is None:
+            return {}
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r} for model {name!r}; available: {', '.join(sorted(presets))}")
+    return dict(presets[preset])
+
+
+def _coerce(field: dataclasses.Field, value: Any, name: str) -> Any:
+    """Coerce JSON/CLI values to the field's type (tuples from lists, ints from integral floats)."""
+    from emorl_eval.errors import ConfigError
+
+    default = field.default if field.default is not dataclasses.MISSING else None
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise ConfigError(f"{name}.{field.name} must be a sequence of {len(default)} values, got {value!r}")
+        return tuple(type(d)(v) for d, v in zip(default, value))
+    if isinstance(default, bool):
+        if isinstance(value, str):
+            if value.lower() in ("true", "1", "yes"):
+                return True
+            if value.lower() in ("false", "0", "no"):
+                return False
+        if not isinstance(value, (bool, int)):
+            raise ConfigError(f"{name}.{field.name} must be a boolean, got {value!r}")
+        return bool(value)
+    if isinstance(default, int):
+        try:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}.{field.name} must be an integer, got {value!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name}.{field.name} must be a number, got {value!r}") from None
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(f"{name}.{field.name} must be a string, got {value!r}")
+    return value
+
+
+def build_config(name: str, values: dict[str, Any]) -> Any:
+    """Instantiate model ``name``'s config dataclass from plain values (checkpoint configs);
+    ConfigError for unknown keys, wrong types or invalid values."""
+    from emorl_eval.errors import ConfigError
+    from models import model_class
+
+    cls = model_class(name).config_class  # type: ignore[attr-defined]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) for model {name!r}: {', '.join(unknown)}; "
+                          f"valid: {', '.join(sorted(fields))}")
+    kwargs = {k: _coerce(fields[k], v, name) for k, v in values.items()}
+    config = cls(**kwargs)
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except ValueError as exc:
+            raise ConfigError(f"invalid config for model {name!r}: {exc}") from None
+    return config
+
+
+def resolve_config(name: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """Config dataclass of model ``name``: dataclass defaults < ``preset`` < ``overrides``."""
+    values = preset_values(name, preset)
+    values.update(overrides or {})
+    return build_config(name, values)
+
+
+def training_defaults(name: str, preset: str | None = None) -> dict[str, Any]:
+    """Training hyper-parameters of ``preset``: at least ``steps``, ``batch_size``, ``lr``,
+    ``warmup_steps``, ``clip_grad_norm``, ``refinement_curriculum`` ([[step, I], ...])."""
+    from emorl_eval.errors import ConfigError
+
+    _ensure(name)
+    if preset is None:
+        preset = _DEFAULT_PRESET.get(name)
+    training = _TRAINING.get(name, {})
+    if preset not in training:
+        raise ConfigError(f"unknown preset {preset!r} for model {name!r}; available: {', '.join(sorted(training))}")
+    return dict(training[preset])
+
+
+# ---------------------------------------------------------------------------------------------
+# EfficientMORL (configs/train/*/EMORL.json of the reference; appendix F)
+
+def base_training_defaults() -> dict[str, Any]:
+    """What every EfficientMORL preset shares (reference train.py + EMORL.json)."""
+    return {
+        "steps": 300_000,
+        "batch_size": 32,
+        "lr": 4e-4,
+        "warmup_steps": 10_000,        # GradualWarmupScheduler, linear to lr
+        "lr_decay_rate": 0.5,          # lr * 0.5 ** (step / lr_decay_steps) after warm-up
+        "lr_decay_steps": 100_000,
+        "clip_grad_norm": 5.0,
+        "refinement_curriculum": [[0, 3], [100_000, 1]],
+    }
+
+
+def _emorl_presets() -> None:
+    tetrominoes = dict(image_size=(35, 35), num_slots=4, latent_dim=32, num_layers=3, refinement_steps=3,
+                       dual_gru=True, prior="reversed_plus_plus", likelihood="gaussian", sigma=0.3,
+                       decoder="small", use_geco=True, geco_target=-4500.0 / (3 * 35 * 35))
+    clevr6 = dict(image_size=(96, 96), num_slots=7, latent_dim=64, num_layers=3, refinement_steps=3,
+                  dual_gru=True, prior="reversed_plus_plus", likelihood="gmm", sigma=0.1,
+                  decoder="iodine", use_geco=True, geco_target=-2.206)
+    multi_dsprites = dict(image_size=(64, 64), num_slots=6, latent_dim=64, num_layers=3, refinement_steps=3,
+                          dual_gru=True, prior="reversed_plus_plus", likelihood="gaussian", sigma=0.1,
+                          decoder="iodine", use_geco=False, geco_target=-2.206)
+    presets = {
+        "tetrominoes": tetrominoes,
+        "clevr6": clevr6,
+        "multi_dsprites": multi_dsprites,
+        # Table 2 ablations
+        "tetrominoes_no_geco": {**tetrominoes, "use_geco": False},
+        "tetrominoes_bottom_up_prior": {**tetrominoes, "prior": "bottom_up"},
+        "tetrominoes_reversed_prior": {**tetrominoes, "prior": "reversed"},
+        "clevr6_no_dualgru": {**clevr6, "dual_gru": False},
+        "clevr6_no_geco": {**clevr6, "use_geco": False},
+        # E-MORL-X-S of Figure 10: Slot Attention's deconvolutional decoder
+        "clevr6_big_decoder": {**clevr6, "decoder": "big"},
+    }
+    base = base_training_defaults()
+    tetro_train = {**base, "steps": 200_000, "refinement_curriculum": [[0, 3]]}
+    clevr_train = {**base, "steps": 300_000}
+    training: dict[str, dict[str, Any]] = {}
+    for name in presets:
+        training[name] = dict(tetro_train if name.startswith("tetrominoes") else clevr_train)
+    register_presets("emorl", presets, training, default="tetrominoes")
+
+
+_LOADERS: dict[str, Callable[[], None]] = {"emorl": _emorl_presets}

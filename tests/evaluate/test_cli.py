@@ -1,0 +1,118 @@
+"""`emorl-eval evaluate` / `refine-sweep` end to end on a tiny EfficientMORL and a tiny file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import cli
+from emorl_eval.data import generate_h5
+from emorl_eval.evaluate import ID_COLUMNS, METRIC_COLUMNS
+
+models = pytest.importorskip("models")
+checkpoints = pytest.importorskip("models.checkpoints")
+
+TINY = dict(num_slots=4, latent_dim=8, num_layers=2, refinement_steps=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_h5(tmp_path_factory) -> Path:
+    return generate_h5(tmp_path_factory.mktemp("data") / "tetro.h5", "tetrominoes", num=16, seed=0,
+                       test_fraction=0.5)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    if "emorl" not in models.available():
+        pytest.skip("the emorl model is not registered")
+    torch.manual_seed(0)
+    model = models.build("emorl", preset="tetrominoes", **TINY)
+    return checkpoints.save_checkpoint(tmp_path_factory.mktemp("run") / "checkpoint.pt", model, step=123)
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        cli.main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_evaluate_writes_documented_files_and_is_deterministic(tiny_ckpt, tiny_h5, tmp_path, capsys) -> None:
+    args = ["evaluate", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--num", "5", "--batch-size", "2",
+            "--no-progress"]
+    code, out, err = run(args + ["--out", str(tmp_path / "a")], capsys)
+    assert code == 0, err
+    per_image = pd.read_csv(tmp_path / "a" / "per_image.csv")
+    assert list(per_image.columns) == list(ID_COLUMNS) + list(METRIC_COLUMNS)
+    assert len(per_image) == 5
+    assert per_image["model"].eq("emorl").all() and per_image["checkpoint_step"].eq(123).all()
+    assert per_image["refinement_steps"].eq(1).all()  # the config's I
+    assert per_image[["ari_fg", "ari_all", "mse", "kl", "msc", "mbo"]].notna().all().all()
+    summary = pd.read_csv(tmp_path / "a" / "summary.csv")
+    assert {"metric", "label", "mean", "std", "n"} <= set(summary.columns)
+    assert {"ari_fg", "ari_all", "mse", "kl", "msc", "mbo"} <= set(summary["metric"])
+    assert "ARI (fg)" in out and "mean ± std" in out
+    assert "| ARI (fg) |" in (tmp_path / "a" / "summary.md").read_text()
+
+    code, _, err = run(args + ["--out", str(tmp_path / "b"), "--refinement-steps", "1"], capsys)
+    assert code == 0, err
+    for name in ("per_image.csv", "summary.csv"):
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+def test_evaluate_default_out_is_beside_the_checkpoint(tiny_ckpt, tiny_h5, capsys) -> None:
+    code, _, err = run(["evaluate", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--num", "2",
+                        "--refinement-steps", "0", "--no-progress"], capsys)
+    assert code == 0, err
+    df = pd.read_csv(tiny_ckpt.parent / "eval" / "per_image.csv")
+    assert df["refinement_steps"].eq(0).all()
+
+
+def test_refine_sweep_writes_csv_and_figure(tiny_ckpt, tiny_h5, tmp_path, capsys) -> None:
+    fig = tmp_path / "figs" / "sweep.png"
+    code, out, err = run(["refine-sweep", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--num", "3",
+                          "--steps", "0,2", "--out", str(tmp_path), "--figure", str(fig), "--no-progress"], capsys)
+    assert code == 0, err
+    long = pd.read_csv(tmp_path / "refine_sweep.csv")
+    assert {"refinement_steps", "image_index", "metric", "value"} <= set(long.columns)
+    assert sorted(long["refinement_steps"].unique()) == [0, 2]
+    assert len(long) == 2 * 3 * len(METRIC_COLUMNS)
+    assert fig.is_file()
+    assert "ari_fg" in out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--ckpt", "missing.pt"], "missing.pt"),
+        (["--data", "missing.h5"], "missing.h5"),
+        (["--split", "nope"], "nope"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(tiny_ckpt, tiny_h5, tmp_path, capsys, extra, message) -> None:
+    base = {"--ckpt": str(tiny_ckpt), "--data": str(tiny_h5)}
+    base.update(dict(zip(extra[::2], extra[1::2])))
+    args = ["evaluate", "--no-progress", "--out", str(tmp_path)] + [x for kv in base.items() for x in kv]
+    code, out, err = run(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_wrong_image_size_and_bad_steps(tmp_path, tiny_h5, capsys) -> None:
+    if "emorl" not in models.available():
+        pytest.skip("the emorl model is not registered")
+    model = models.build("emorl", preset="tetrominoes", image_size=(32, 32), **TINY)
+    ckpt = checkpoints.save_checkpoint(tmp_path / "small.pt", model, step=0)
+    code, _, err = run(["evaluate", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--no-progress"], capsys)
+    assert code == 2 and "35x35 images but the model expects 32x32" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(["refine-sweep", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--steps", "a,b"], capsys)
+    assert code == 2 and "comma-separated integers" in err

@@ -1,0 +1,91 @@
+"""evaluate_model / summarize / refinement_sweep on a stand-in model and a tiny generated file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from emorl_eval.data import ObjectsDataset, generate_h5
+from emorl_eval.errors import ConfigError, DataError
+from emorl_eval.evaluate import (
+    ID_COLUMNS,
+    METRIC_COLUMNS,
+    evaluate_model,
+    refinement_sweep,
+    summarize,
+    sweep_summary,
+)
+from emorl_eval.metrics import adjusted_rand_index, mse
+from tests.evaluate.fakes import FakeConfig, FakeModel, FakeNoRefinement
+
+
+@pytest.fixture(scope="module")
+def tiny_h5(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "tetro.h5"
+    return generate_h5(path, "tetrominoes", num=24, seed=0, test_fraction=0.5)
+
+
+@pytest.fixture()
+def dataset(tiny_h5):
+    return ObjectsDataset(tiny_h5, split="test")
+
+
+def test_columns_and_values_match_direct_metrics(dataset) -> None:
+    model = FakeModel()
+    df = evaluate_model(model, dataset, num=10, batch_size=4, refinement_steps=1, seed=3, progress=False,
+                        metadata={"checkpoint": "x.pt", "checkpoint_step": 7})
+    assert list(df.columns) == list(ID_COLUMNS) + list(METRIC_COLUMNS)
+    assert len(df) == 10 and df["image_index"].tolist() == list(range(10))
+    assert (df["model"] == "fake").all() and (df["dataset"] == "tetrominoes").all()
+    assert (df["refinement_steps"] == 1).all() and (df["checkpoint_step"] == 7).all()
+    assert not df[list(METRIC_COLUMNS)].isna().any().any()
+    # recompute image 5 (second batch, position 1) by hand with the same generator
+    from emorl_eval.evaluate import batch_generator
+
+    batch = [dataset[i] for i in range(4, 8)]
+    images = torch.stack([b["image"] for b in batch])
+    with torch.no_grad():
+        out = model(images, refinement_steps=1, generator=batch_generator(3, 4))
+    true = torch.stack([b["masks"] for b in batch])
+    assert df.loc[5, "ari_fg"] == pytest.approx(adjusted_rand_index(true, out.masks)[1].item(), abs=1e-12)
+    assert df.loc[5, "mse"] == pytest.approx(mse(images, out.recon)[1].item(), rel=1e-9)
+    assert df.loc[5, "kl"] == pytest.approx(out.kl[1].item(), rel=1e-6)
+
+
+def test_deterministic_and_num_clipped(dataset) -> None:
+    a = evaluate_model(FakeModel(), dataset, num=1000, batch_size=5, seed=0, progress=False)
+    b = evaluate_model(FakeModel(), dataset, num=1000, batch_size=5, seed=0, progress=False)
+    assert len(a) == len(dataset) == 12
+    pd.testing.assert_frame_equal(a, b)
+    c = evaluate_model(FakeModel(), dataset, num=1000, batch_size=5, seed=1, progress=False)
+    assert not np.allclose(a["ari_fg"], c["ari_fg"])
+
+
+def test_summarize_mean_std() -> None:
+    df = pd.DataFrame({"ari_fg": [0.5, 1.0, 0.0], "mse": [1.0, 1.0, 1.0], "nll": [np.nan] * 3})
+    s = summarize(df).set_index("metric")
+    assert s.loc["ari_fg", "mean"] == 0.5 and s.loc["ari_fg", "std"] == pytest.approx(0.5)
+    assert s.loc["mse", "std"] == 0.0 and s.loc["ari_fg", "n"] == 3
+    assert "nll" not in s.index  # no values at all
+
+
+def test_refinement_sweep_long_format_and_no_refinement(dataset) -> None:
+    long = refinement_sweep(FakeModel(), dataset, [0, 2], num=6, batch_size=3, progress=False)
+    assert set(long["metric"]) == set(METRIC_COLUMNS)
+    assert len(long) == 2 * 6 * len(METRIC_COLUMNS)
+    table = sweep_summary(long).set_index("refinement_steps")
+    assert table.loc[2, "kl"] > table.loc[0, "kl"]  # the fake's KL grows by 1 per step
+    with pytest.raises(ConfigError, match="no test-time refinement"):
+        refinement_sweep(FakeNoRefinement(), dataset, [0, 1], num=2, progress=False)
+
+
+def test_no_refinement_model_records_zero_steps(dataset) -> None:
+    df = evaluate_model(FakeNoRefinement(), dataset, num=3, refinement_steps=5, progress=False)
+    assert (df["refinement_steps"] == 0).all()
+
+
+def test_incompatible_image_size(dataset) -> None:
+    with pytest.raises(DataError, match="35x35 images but the model expects 64x64"):
+        evaluate_model(FakeModel(FakeConfig(image_size=(64, 64))), dataset, num=2, progress=False)
