@@ -36,6 +36,14 @@ is the strict check: a genuine violation stays ``O(1)`` while rounding drops to 
 
 Each row of the result reports the worst trial of an output (largest ``max_abs_dev / tolerance``),
 so ``passed == (max_abs_dev <= tolerance)`` holds row by row.
+
+A check is only as good as its inputs: if the K slots of an output are (nearly) identical, a
+permutation moves nothing and the check passes whatever the network does. For equivariant outputs
+``sensitivity = max |P f(x) - f(x)| / scale`` (the least over trials) measures how far the
+permutation moves the output; below :data:`MIN_SENSITIVITY` (0.1 %) the row is marked
+``informative=False``. EfficientMORL's reference init (xavier, gain 0.02) is such a case at random
+init; :func:`generic_weights` redraws the parameters so that the slots differ (the properties are
+structural and must hold for any weights), which the CI gate and ``--generic-weights`` use.
 """
 
 from __future__ import annotations
@@ -72,6 +80,8 @@ COLUMNS = [
     "tolerance",
     "passed",
     "verdict",
+    "sensitivity",
+    "informative",
     "dtype",
     "trials",
 ]
@@ -87,6 +97,10 @@ class Tolerance:
     def __call__(self, scale: float) -> float:
         return self.rtol * scale + self.atol
 
+
+#: an equivariant output whose slots differ by less than this fraction of its magnitude
+#: (``sensitivity``) cannot tell equivariance from ignoring the permutation: ``informative=False``
+MIN_SENSITIVITY = 1e-3
 
 #: tolerances by dtype (see the module docstring for the reasoning)
 TOLERANCES: dict[torch.dtype, Tolerance] = {
@@ -149,6 +163,9 @@ class Trial:
     max_abs_dev: float
     scale: float
     tolerance: float
+    #: equivariant outputs: ``max |P f(x) - f(x)| / scale``, how far the permutation moves the
+    #: output (what an order-ignoring output would deviate by); NaN for invariant outputs
+    sensitivity: float = float("nan")
 
     @property
     def rel_dev(self) -> float:
@@ -260,11 +277,41 @@ def probe_trials(
                     )
                 expected, prop = permute(ref, perm), SLOT_EQUIVARIANCE
             dev, scale = _deviation(outputs[key], expected)
-            trials.append(Trial(probe.name, key, prop, dev, scale, tolerance(scale)))
+            sensitivity = float("nan")
+            if prop == SLOT_EQUIVARIANCE:
+                moved, _ = _deviation(expected, ref)
+                sensitivity = moved / scale if scale > 0 else 0.0
+            trials.append(Trial(probe.name, key, prop, dev, scale, tolerance(scale), sensitivity))
     return trials
 
 
 # --- the model-level check ------------------------------------------------------------------
+
+
+@torch.no_grad()
+def generic_weights(model: ObjectCentricModel, seed: int = 0, vector_std: float = 0.1) -> ObjectCentricModel:
+    """A copy of ``model`` with every parameter redrawn from a generic distribution.
+
+    Appendix A's properties are structural (weight tying, sums over K and N), so they must hold
+    for any weights. Random inits can hide violations: EfficientMORL's reference init (xavier,
+    gain 0.02) makes all K slots agree to ~1e-9 and its decoder nearly constant, so permuting the
+    slots barely moves any output (see ``sensitivity``). Redrawing matrices (``dim >= 2``) as
+    ``N(0, 1 / fan_in)`` (variance preserving, ``fan_in = numel / shape[0]``) and perturbing
+    vectors and scalars (biases, norm gains, initial states) by ``N(0, vector_std^2)`` gives
+    distinct slots without blowing up activations. Buffers (GECO state, ...) are kept.
+    """
+    model = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    for param in model.parameters():
+        if not param.is_floating_point():
+            continue
+        if param.dim() >= 2:
+            fan_in = max(1, param[0].numel())
+            new = torch.randn(param.shape, generator=generator, dtype=torch.float64) / fan_in**0.5
+            param.copy_(new.to(param))
+        else:
+            param.add_((vector_std * torch.randn(param.shape, generator=generator, dtype=torch.float64)).to(param))
+    return model
 
 
 @contextlib.contextmanager
@@ -414,6 +461,8 @@ def summarize_trials(trials: list[Trial], model: str, claimed: bool, dtype: torc
     for (component, output, prop), group in groups.items():
         worst = max(group, key=lambda t: t.badness)
         passed = all(t.passed for t in group)
+        finite = [t.sensitivity for t in group if t.sensitivity == t.sensitivity]
+        sensitivity = min(finite) if finite else float("nan")  # NaN for invariant outputs
         rows.append(
             {
                 "model": model,
@@ -426,6 +475,8 @@ def summarize_trials(trials: list[Trial], model: str, claimed: bool, dtype: torc
                 "tolerance": worst.tolerance,
                 "passed": passed,
                 "verdict": verdict(claimed, passed),
+                "sensitivity": sensitivity,
+                "informative": None if sensitivity != sensitivity else bool(sensitivity >= MIN_SENSITIVITY),
                 "dtype": str(dtype).replace("torch.", ""),
                 "trials": len(group),
             }
@@ -436,20 +487,26 @@ def summarize_trials(trials: list[Trial], model: str, claimed: bool, dtype: torc
 # --- report ---------------------------------------------------------------------------------
 
 
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    shown = table.drop(columns=["passed", "informative"]).copy()
+    for col in ("max_abs_dev", "rel_dev", "tolerance", "sensitivity"):
+        shown[col] = shown[col].map(lambda v: "-" if v != v else f"{v:.2e}")
+    weak = table["informative"].map(lambda v: v is False or v == False)  # noqa: E712 (None stays)
+    shown.loc[weak.astype(bool), "verdict"] = shown.loc[weak.astype(bool), "verdict"] + " (uninformative)"
+    return shown
+
+
 def format_table(table: pd.DataFrame) -> str:
-    """A plain-text table for the terminal (deviations in scientific notation)."""
-    shown = table.drop(columns=["passed"]).copy()
-    for col in ("max_abs_dev", "rel_dev", "tolerance"):
-        shown[col] = shown[col].map(lambda v: f"{v:.2e}")
-    return shown.to_string(index=False)
+    """A plain-text table for the terminal (deviations in scientific notation; verdicts of rows
+    whose slots barely differ are marked ``(uninformative)``)."""
+    return _shown(table).to_string(index=False)
 
 
 def to_markdown(table: pd.DataFrame, title: str = "Symmetry checks") -> str:
     """A Markdown report: the table, the tolerance rule and the overall verdict."""
-    shown = table.drop(columns=["passed"]).copy()
-    for col in ("max_abs_dev", "rel_dev", "tolerance"):
-        shown[col] = shown[col].map(lambda v: f"{v:.2e}")
+    shown = _shown(table)
     violated = table[~table["passed"]]
+    weak = table[table["informative"].map(lambda v: v is False)]
     lines = [
         f"# {title}",
         "",
@@ -461,8 +518,15 @@ def to_markdown(table: pd.DataFrame, title: str = "Symmetry checks") -> str:
         "Tolerance: `rtol * scale + atol` with "
         + "; ".join(f"{str(d).replace('torch.', '')}: rtol={t.rtol:g}, atol={t.atol:g}" for d, t in TOLERANCES.items())
         + " (float32 rounding of reductions in another order stays near 1e-6 relative).",
+        "`sensitivity` (equivariant outputs): `max |P f(x) - f(x)| / scale`, how far the permutation"
+        " moves the output; below "
+        f"{MIN_SENSITIVITY:g} the slots are nearly identical and the check cannot tell equivariance"
+        " from ignoring the permutation (marked `uninformative`; e.g. EfficientMORL's xavier init"
+        " with gain 0.02 at random init: check with `--generic-weights`).",
         "",
     ]
+    if not weak.empty:
+        lines += [f"*{len(weak)} equivariant output(s) uninformative (sensitivity < {MIN_SENSITIVITY:g}).*", ""]
     if violated.empty:
         lines.append("**Result: every measured property holds (exit status 0).**")
     else:

@@ -264,7 +264,9 @@ def test_unsupported_dtype_is_a_config_error():
 def test_markdown_report_states_result_and_tolerances(tmp_path):
     good = sym.check_model(ToySlotModel(), batch_size=2, seeds=0, num_perms=1)
     csv_path, md_path = sym.write_report(good, tmp_path, "good")
-    pd.testing.assert_frame_equal(pd.read_csv(csv_path), good, check_dtype=False)
+    back = pd.read_csv(csv_path)
+    pd.testing.assert_frame_equal(back.drop(columns="informative"), good.drop(columns="informative"), check_dtype=False)
+    assert back["informative"].isna().tolist() == good["informative"].isna().tolist()
     text = md_path.read_text()
     assert "| model" in text and "rtol=0.0001" in text and "exit status 0" in text
     bad = sym.check_model(ToySlotModel(breach="offset"), batch_size=2, seeds=0, num_perms=1)
@@ -278,3 +280,45 @@ def test_any_non_identity_permutation_catches_a_cumsum(perm):
     probe = _probe(lambda x: {"y": x["z"].cumsum(1)}, k=5)
     (trial,) = _trials(probe, [perm])
     assert not trial.passed
+
+
+# --- informativeness and generic weights ----------------------------------------------------
+
+
+def test_identical_slots_make_equivariance_uninformative():
+    # every slot the same: permuting moves nothing, so an order-ignoring output would pass too
+    def make(b, g):
+        return {"z": torch.randn(b, 1, 3, generator=g).expand(b, 4, 3).contiguous()}
+
+    probe = EquivarianceProbe("same", lambda x: {"y": x["z"] * 2, "total": x["z"].sum(1)}, make,
+                              invariant_keys=("total",))
+    rows = {r["output"]: r for r in sym.summarize_trials(sym.check_probe(probe, 2, 0), "toy", True, torch.float32)}
+    assert rows["y"]["sensitivity"] == 0.0 and rows["y"]["informative"] is False
+    assert math.isnan(rows["total"]["sensitivity"]) and rows["total"]["informative"] is None
+    distinct = EquivarianceProbe("distinct", lambda x: {"y": x["z"] * 2}, lambda b, g: {"z": torch.randn(b, 4, 3, generator=g)})
+    (row,) = sym.summarize_trials(sym.check_probe(distinct, 2, 0), "toy", True, torch.float32)
+    assert row["informative"] is True and row["sensitivity"] > 0.1
+
+
+def test_sensitivity_is_the_relative_move_of_the_output():
+    # y = z with slots [0, 1, 2]: swapping slots 0 and 2 moves the output by 2 of a scale of 2
+    probe = EquivarianceProbe("ramp", lambda x: {"y": x["z"]},
+                              lambda b, g: {"z": torch.arange(3.0).reshape(1, 3, 1).expand(b, 3, 2)})
+    (trial,) = sym.check_probe(probe, 1, 0, perms=[[2, 1, 0]])
+    assert trial.sensitivity == pytest.approx(1.0)
+
+
+def test_generic_weights_redraws_parameters_of_a_copy():
+    model = ToySlotModel()
+    model.register_buffer("state", torch.tensor([3.0]))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    generic = sym.generic_weights(model, seed=0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # original untouched
+    assert torch.equal(generic.state, model.state)  # buffers kept
+    w = generic.decoder[0].weight
+    assert not torch.equal(w, model.decoder[0].weight)
+    assert w.std().item() == pytest.approx(1 / w.shape[1] ** 0.5, rel=0.3)
+    assert (generic.decoder[0].bias - model.decoder[0].bias).abs().max() < 0.6
+    again = sym.generic_weights(model, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(generic.parameters(), again.parameters()))
+    assert sym.exit_status(sym.check_model(generic, batch_size=2, seeds=0, num_perms=1)) == 0

@@ -1,6 +1,11 @@
-"""The CI gate: every registered model and preset, at random init and small sizes, keeps the
-symmetry properties its design claims (appendix A); models that claim none (ordered GENESIS)
-measurably break them (appendix B). A change that breaks equivariance cannot land."""
+"""The CI gate: every registered model and preset, at small sizes, keeps the symmetry properties
+its design claims (appendix A); models that claim none (ordered GENESIS) measurably break them
+(appendix B). A change that breaks equivariance cannot land.
+
+Each model is checked as built (its random init) and with generic weights
+(:func:`emorl_eval.symmetry.generic_weights`): random inits with tiny gains make all slots agree
+to ~1e-9, so permuting them moves nothing and a check would pass vacuously; with generic weights
+every claimed equivariant output must be informative (slots differ by > 0.1 %)."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ pytestmark = pytest.mark.symmetry
 
 NUM_SLOTS, LATENT_DIM = 3, 8
 # the smallest image side each model's config accepts is used (e.g. a decoder that needs /16)
-IMAGE_SIDES = (16, 32, 64)
+IMAGE_SIDES = (8, 16, 32, 64)
 
 CASES = [(name, preset) for name in models.available() for preset in (available_presets(name) or [None])]
 DEFAULT_CASES = [(name, (available_presets(name) or [None])[0]) for name in models.available()]
@@ -32,7 +37,8 @@ def _case_id(case) -> str:
 
 @functools.lru_cache(maxsize=None)
 def tiny_model(name: str, preset: str | None) -> models.ObjectCentricModel:
-    """``name`` at ``preset`` with K=3, D=8 and the smallest image size it accepts, seeded init."""
+    """``name`` at ``preset`` with K=3, D=8 and the smallest image size it accepts, seeded init
+    (layers, refinement steps, decoder kind, prior variant stay as the preset has them)."""
     last = None
     for side in IMAGE_SIDES:
         torch.manual_seed(0)
@@ -44,16 +50,27 @@ def tiny_model(name: str, preset: str | None) -> models.ObjectCentricModel:
     raise AssertionError(f"{name}/{preset}: no small size accepted: {last}")
 
 
+@functools.lru_cache(maxsize=None)
+def generic_model(name: str, preset: str | None) -> models.ObjectCentricModel:
+    return sym.generic_weights(tiny_model(name, preset), seed=1)
+
+
 def _describe(table) -> str:
     return "\n" + sym.format_table(table)
 
 
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
-def test_claimed_properties_hold_at_random_init(case):
-    model = tiny_model(*case)
-    table = sym.check_model(model, batch_size=2, seeds=[0, 1, 2], num_perms=2)
+def test_claimed_properties_hold(case):
+    as_built = sym.check_model(tiny_model(*case), batch_size=2, seeds=[0], num_perms=1)
+    claimed = as_built[as_built["claimed"]]
+    assert claimed["passed"].all(), _describe(claimed[~claimed["passed"]])
+
+    model = generic_model(*case)
+    table = sym.check_model(model, batch_size=2, seeds=[0, 1, 2], num_perms=1)
     claimed = table[table["claimed"]]
     assert claimed["passed"].all(), _describe(claimed[~claimed["passed"]])
+    equivariant = claimed[claimed["property"] == sym.SLOT_EQUIVARIANCE]
+    assert equivariant["informative"].all(), _describe(equivariant)
     if model.slot_equivariant:
         # the design claims the properties, so the model must expose them to the gate
         props = set(claimed["property"])
@@ -69,17 +86,17 @@ def test_claimed_properties_hold_at_random_init(case):
 
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=_case_id)
 def test_claimed_properties_hold_in_float64(case):
-    table = sym.check_model(tiny_model(*case), batch_size=2, seeds=[0], num_perms=2, dtype=torch.float64)
+    table = sym.check_model(generic_model(*case), batch_size=2, seeds=[0], num_perms=1, dtype=torch.float64)
     claimed = table[table["claimed"]]
     assert claimed["passed"].all(), _describe(claimed[~claimed["passed"]])
     assert claimed["rel_dev"].max() < 1e-11, _describe(claimed)
 
 
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=_case_id)
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_hypothesis_permutations(case, data, seed):
-    model = tiny_model(*case)
+    model = generic_model(*case)
     for probe, input_order in sym.model_probes(model):
         if not probe.claimed:
             continue
@@ -87,5 +104,5 @@ def test_hypothesis_permutations(case, data, seed):
         n = inputs["features"].shape[1] if input_order else sym.slot_axis_size(probe, inputs)
         perm = data.draw(st.permutations(range(n)).filter(lambda p: list(p) != list(range(n))),
                          label=f"{probe.name} permutation")
-        for trial in sym.check_probe(probe, 2, seed, perms=[perm], input_order=input_order):
+        for trial in sym.check_probe(probe, 1, seed, perms=[perm], input_order=input_order):
             assert trial.passed, trial
