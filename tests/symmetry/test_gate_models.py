@@ -66,7 +66,7 @@ def test_claimed_properties_hold(case):
     assert claimed["passed"].all(), _describe(claimed[~claimed["passed"]])
 
     model = generic_model(*case)
-    table = sym.check_model(model, batch_size=2, seeds=[0, 1, 2], num_perms=1)
+    table = sym.check_model(model, batch_size=2, seeds=[0, 1], num_perms=1)
     claimed = table[table["claimed"]]
     assert claimed["passed"].all(), _describe(claimed[~claimed["passed"]])
     equivariant = claimed[claimed["property"] == sym.SLOT_EQUIVARIANCE]
