@@ -153,7 +153,8 @@ def evaluate_model(
     columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
     indices: list[np.ndarray] = []
     start = 0
-    with tqdm(total=n, desc="evaluate", unit="img", disable=not progress, leave=False) as bar:
+    desc = f"evaluate I={steps}" if getattr(model, "supports_refinement", False) else "evaluate"
+    with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for batch in loader:
             images = batch["image"].to(device)
             generator = batch_generator(seed, start, device)
@@ -298,6 +299,7 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     ckpt = Path(ckpt)
     dataset = ObjectsDataset(data, split=split)
     model = models.load(ckpt, preset=preset, map_location=str(device))
+    _check_compatible(model, dataset)
     info = read_checkpoint(ckpt)
     metadata = {
         "checkpoint": str(ckpt),
@@ -348,8 +350,8 @@ def prepare_out_dir(out: Any) -> Any:
 def run_header(df: pd.DataFrame) -> str:
     """One line naming what was evaluated, from a per-image table's identity columns."""
     first = df.iloc[0]
-    parts = [f"{first['model']}" + (f" ({first['preset']})" if pd.notna(first["preset"]) and first["preset"] else "")]
-    parts.append(f"on {first['dataset']} {first['split']}: {len(df)} images")
+    name = f"{first['model']}" + (f" ({first['preset']})" if pd.notna(first["preset"]) and first["preset"] else "")
+    parts = [f"{name} on {first['dataset']} {first['split']}: {len(df)} images"]
     if pd.notna(first.get("checkpoint_step")):
         parts.append(f"step {int(first['checkpoint_step'])}")
     parts.append(f"I={int(first['refinement_steps'])}, seed {int(first['eval_seed'])}")

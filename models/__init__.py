@@ -29,6 +29,11 @@ from models.interface import (
 # (``Class.config_class``) and registers its presets in ``models.presets``.
 _REGISTRY: dict[str, str] = {
     "emorl": "models.efficient_morl:EfficientMORL",
+    # comparison models (models/genesis.py, models/iodine.py, models/slot_attention.py)
+    "genesis": "models.genesis:Genesis",
+    "genesis_s": "models.genesis:GenesisS",
+    "iodine": "models.iodine:IODINE",
+    "slot_attention": "models.slot_attention:SlotAttention",
 }
 
 __all__ = [

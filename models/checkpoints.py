@@ -227,13 +227,10 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
         raise CheckpointError(f"checkpoint {path}: {exc}") from None
     missing, unexpected, wrong = _shape_mismatches(model, state)
     if missing or unexpected or wrong:
-        from models.efficient_morl import OFFICIAL_KEY_MAP
+        from models.efficient_morl import ours_to_official
 
         def to_file_key(k: str) -> str:
-            for old, new in OFFICIAL_KEY_MAP:
-                if k.startswith(new):
-                    return old + k[len(new):]
-            return k
+            return ours_to_official(k) or k
 
         detail = _describe(missing, unexpected, wrong, model.state_dict(), state, to_file_key)
         fits = _fitting_presets(state)

@@ -156,6 +156,51 @@ class _Step:
     mu: Tensor
 
 
+class _FusedDecodeNLL(torch.autograd.Function):
+    """Decode + per-image NLL whose backward computes the decoder's input *and* weight gradients
+    in one pass and reuses them.
+
+    Each step loss ``loss_i`` (i < I) is differentiated twice: once w.r.t. lambda for the
+    refinement input (``autograd.grad``) and once inside ``total.backward()`` with weight
+    ``w_i``. Both backward passes see gradients w.r.t. the NLL that are proportional (``g`` and
+    ``w_i g``), so the second one is the first one scaled: the first call computes everything
+    (one traversal of the decoder instead of two) and the second call rescales the cached result.
+    If a later gradient is not proportional (another objective), it is recomputed exactly.
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor, runner: Any, *params: Tensor):  # type: ignore[override]
+        with torch.enable_grad():
+            z_leaf = z.detach().requires_grad_(True)
+            nll, components, log_masks, recon = runner(z_leaf)
+        ctx.z_leaf, ctx.nll, ctx.params, ctx.cache = z_leaf, nll, params, None
+        outputs = (nll.detach(), components.detach(), log_masks.detach(), recon.detach())
+        ctx.mark_non_differentiable(*outputs[1:])
+        return outputs
+
+    @staticmethod
+    def backward(ctx, grad_nll: Tensor, *unused: Tensor):  # type: ignore[override]
+        wanted = [ctx.z_leaf] + [p for p in ctx.params if p.requires_grad]
+        if ctx.cache is not None:
+            g0, grads0 = ctx.cache
+            ratio = (grad_nll * g0).sum() / (g0 * g0).sum().clamp_min(1e-300)
+            if torch.allclose(grad_nll, ratio * g0, rtol=1e-6, atol=0.0):
+                ctx.cache = None
+                grads = [g * ratio if g is not None else None for g in grads0]
+                return _FusedDecodeNLL._pack(ctx, grads)
+        grads = torch.autograd.grad(ctx.nll, wanted, grad_nll, retain_graph=True, allow_unused=True)
+        ctx.cache = (grad_nll.detach(), grads)
+        return _FusedDecodeNLL._pack(ctx, list(grads))
+
+    @staticmethod
+    def _pack(ctx, grads: list) -> tuple:
+        out: list = [grads[0], None]
+        it = iter(grads[1:])
+        for p in ctx.params:
+            out.append(next(it) if p.requires_grad else None)
+        return tuple(out)
+
+
 # official ``module.``-stripped key prefix -> our prefix (longest prefixes first)
 OFFICIAL_KEY_MAP: tuple[tuple[str, str], ...] = (
     ("hvae_networks.image_decoder.pos_embed_projection.", "decoder.pos_proj."),
@@ -190,6 +235,15 @@ def official_to_ours(key: str) -> str | None:
     return None
 
 
+def ours_to_official(key: str) -> str | None:
+    """Inverse of :func:`official_to_ours` (the longest matching prefix wins)."""
+    matches = [(old, new) for old, new in OFFICIAL_KEY_MAP if key.startswith(new)]
+    if not matches:
+        return None
+    old, new = max(matches, key=lambda pair: len(pair[1]))
+    return old + key[len(new):]
+
+
 class EfficientMORL(ObjectCentricModel):
     """EfficientMORL: bottom-up hierarchical posterior + refinement, see the module docstring."""
 
@@ -216,7 +270,8 @@ class EfficientMORL(ObjectCentricModel):
         #: training step set by the trainer (None = a trained model: GECO past its warm start)
         self.train_step: int | None = None
         #: benchmark switch: run the reference's computation literally (second-order graph for
-        #: the refinement gradients, plain broadcast decoding); same values, slower
+        #: the refinement gradients, plain broadcast decoding, contiguous convolutions, separate
+        #: backward passes for refinement and training); same values, slower
         self.reference_mode = False
 
     # --- noise -------------------------------------------------------------------------------
@@ -250,6 +305,7 @@ class EfficientMORL(ObjectCentricModel):
 
     def encode_features(self, images: Tensor) -> Tensor:
         """Positionally-encoded, flattened encoder features ``[B, N=H*W, 64]`` of images in [0, 1]."""
+        self.encoder.channels_last = not self.reference_mode
         return self.encoder.positional_features(images * 2.0 - 1.0)
 
     def bottom_up(self, features: Tensor, z0_noise: Tensor, layer_noise: Tensor
@@ -277,6 +333,7 @@ class EfficientMORL(ObjectCentricModel):
     def _decode_logits(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """``z [B, K, D]`` -> (components ``[B, K, 3, H, W]``, log-masks ``[B, K, 1, H, W]``)."""
         self.decoder.fast_first_layer = self.config.decoder in ("iodine", "small") and not self.reference_mode
+        self.decoder.channels_last = not self.reference_mode
         components, mask_logits = self.decoder.decode_slots(z)
         return components, F.log_softmax(mask_logits, dim=1)
 
@@ -374,7 +431,8 @@ class EfficientMORL(ObjectCentricModel):
             mu, s = lam.split(d, dim=-1)
             posteriors = posteriors[:-1] + [self._posterior(mu, s, noise.layers[:, :, -1])]
             kl, refine_prior = self.hierarchical_kl(posteriors, noise.prior)
-            steps.append(self._decode_step(images, posteriors[-1], kl))
+            fuse = grad_outer and not self.reference_mode
+            steps.append(self._decode_step(images, posteriors[-1], kl, fused=fuse and n_steps > 0))
             hidden = lam.new_zeros(lam.shape[0], lam.shape[1], d)
             for i in range(1, n_steps + 1):
                 create_graph = self.reference_mode and grad_outer and self.training
@@ -392,13 +450,24 @@ class EfficientMORL(ObjectCentricModel):
                     kl = self._kl_sum(kl_standard_normal(post.mu, post.std))
                 else:
                     kl = self._kl_sum(kl_normal_normal(post.mu, post.std, *refine_prior))
-                steps.append(self._decode_step(images, post, kl))
+                steps.append(self._decode_step(images, post, kl, fused=fuse and i < n_steps))
             total = sum(self.step_weight(i, n_steps) * st.loss for i, st in enumerate(steps))
         return self._assemble(images, posteriors, attentions, steps, deltas, total, decode_stages, grad_outer)
 
-    def _decode_step(self, images: Tensor, post: _Posterior, kl: Tensor) -> _Step:
-        components, log_masks = self._decode_logits(post.z)
-        nll, recon = self._nll(images, components, log_masks)
+    def _decode_step(self, images: Tensor, post: _Posterior, kl: Tensor, fused: bool = False) -> _Step:
+        """Decode the step's sample and score it. ``fused``: the step's loss will be
+        differentiated for refinement and again by the trainer (see :class:`_FusedDecodeNLL`)."""
+
+        def run(z: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+            components, log_masks = self._decode_logits(z)
+            nll, recon = self._nll(images, components, log_masks)
+            return nll, components, log_masks, recon
+
+        params = [p for p in self.decoder.parameters()]
+        if fused and any(p.requires_grad for p in params):
+            nll, components, log_masks, recon = _FusedDecodeNLL.apply(post.z, run, *params)
+        else:
+            nll, components, log_masks, recon = run(post.z)
         return _Step(nll, kl, self._step_loss(nll, kl), components, log_masks, recon, post.mu)
 
     def _assemble(self, images: Tensor, posteriors: list[_Posterior], attentions: list[Tensor],

@@ -192,3 +192,19 @@ def _emorl_presets() -> None:
 
 
 _LOADERS: dict[str, Callable[[], None]] = {"emorl": _emorl_presets}
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison models (GENESIS, GENESIS-S, Slot Attention, IODINE): tables in models/peer_presets.py
+
+def _peer_loader(name: str) -> Callable[[], None]:
+    def load() -> None:
+        from models import peer_presets
+
+        peer_presets.register(name)
+
+    return load
+
+
+for _peer in ("genesis", "genesis_s", "slot_attention", "iodine"):
+    _LOADERS[_peer] = _peer_loader(_peer)

@@ -94,3 +94,26 @@ def info_cmd(file: Path) -> None:
         per = ", ".join(f"{k}: {v}" for k, v in s.objects_per_image.items())
         click.echo(f"  {s.name:5s} {s.num_images:8d} images  imgs {s.image_shape}  masks {s.mask_shape}  "
                    f"factors {s.factor_shape}  visible objects per image {{{per}}}")
+
+
+@data_group.command("convert")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--dataset", required=True, type=click.Choice(["tetrominoes", "multi_dsprites", "clevr"]),
+              help="Which DeepMind multi_object_datasets layout SRC has.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .h5 file.")
+@click.option("--num-test", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="The first N kept records go to the 'test' group, the rest to 'train'.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Read at most this many records.")
+@click.option("--max-objects", type=click.IntRange(min=1), default=None,
+              help="Keep only scenes with at most this many visible objects (6 on CLEVR gives CLEVR6).")
+def convert_cmd(src: Path, dataset: str, out: Path, num_test: int, limit: int | None, max_objects: int | None) -> None:
+    """Convert a DeepMind TFRecord file (GZIP or plain; no TensorFlow needed) into an
+    EfficientMORL-layout .h5 file, streaming with a progress bar.
+
+    Example: emorl-eval data convert tetrominoes_train.tfrecords --dataset tetrominoes --out data/tetrominoes_dm.h5
+    """
+    from emorl_eval.data.convert import convert_tfrecord
+
+    res = convert_tfrecord(src, dataset, out, num_test=num_test, limit=limit, max_objects=max_objects, progress=True)
+    kept = ", ".join(f"{k} {v}" for k, v in res.rows.items())
+    click.echo(f"wrote {res.path}: {dataset}, {res.records_read} records read, {res.skipped} skipped, {kept}")

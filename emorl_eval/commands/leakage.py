@@ -17,8 +17,9 @@ from emorl_eval.commands._common import model_options, resolve_device, run_name
 @click.option("--dims-per-slot", type=int, default=4, show_default=True,
               help="Widest-ranging dimensions varied per slot (0 = all).")
 @click.option("--steps", type=int, default=5, show_default=True, help="Values from min to max per dimension.")
-@click.option("--min-change", type=float, default=1e-3, show_default=True,
-              help="Mean absolute change per pixel-channel below which a dimension counts as inactive.")
+@click.option("--min-change", type=float, default=0.01, show_default=True,
+              help="A (image, slot, dim) whose mean absolute change is below this fraction of the largest "
+                   "one counts as inactive and is excluded.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output prefix [default: reports/leakage/<run>]: PREFIX.csv (summary), "
                    "PREFIX_per_dim.csv, PREFIX.md and PREFIX.png (traversal rows).")
@@ -29,13 +30,14 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
     slot's own mask (before or after the change), averaged over images, slots and active
     dimensions. 0 = slots are independent; near (K-1)/K = changes spread over the scene. The
     exact formula is in emorl_eval/reports/leakage.py."""
-    from emorl_eval.reports.inference import load_checkpoint, load_images
+    from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
     from emorl_eval.reports.leakage import leakage_figure, measure_leakage
     from emorl_eval.reports.tables import to_markdown
 
     device = resolve_device(device)
     model = load_checkpoint(ckpt, preset, device)
     ref = load_images(data, max(range_images, num), 0, split)
+    check_size(model, ref, data)
     images = ref[:num]
     result = measure_leakage(model, images, range_images=ref, dims_per_slot=dims_per_slot, steps=steps,
                              min_change=min_change, refinement_steps=refinement_steps, seed=seed,
@@ -51,6 +53,7 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
         f"# Leakage of {ckpt}\n\nFraction of a one-slot traversal's image change outside that slot's "
         "mask (emorl_eval/reports/leakage.py).\n\n" + to_markdown(shown))
     fig = leakage_figure(model, images[0], prefix.with_name(prefix.name + ".png"), range_images=ref,
-                         steps=steps, refinement_steps=refinement_steps, seed=seed, device=device)
+                         steps=steps, candidate_dims=dims_per_slot, refinement_steps=refinement_steps,
+                         seed=seed, device=device)
     click.echo(to_markdown(shown), nl=False)
     click.echo(f"wrote {prefix}.csv, {prefix}_per_dim.csv, {prefix}.md, {fig}")

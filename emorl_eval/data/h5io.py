@@ -63,55 +63,86 @@ def scenes_to_file_arrays(scenes: SceneArrays) -> dict[str, np.ndarray]:
     }
 
 
-class H5SceneWriter:
-    """Streams :class:`SceneArrays` chunks into a new file; the file appears atomically.
+class H5Writer:
+    """Streams rows into a new file in the on-disk layout; the file appears atomically.
 
     Use as a context manager: the data go to a temporary file beside ``path`` that replaces
     ``path`` (``os.replace``) only when the block ends without error; otherwise it is deleted.
+    Datasets grow as rows are appended (gzip, chunks of about 256 KB), so the number of rows need
+    not be known in advance. Every split in ``splits`` exists in the file, empty if nothing was
+    appended to it.
     """
 
-    def __init__(self, path: str | os.PathLike, split_sizes: dict[str, int], *, name: str,
-                 factor_specs: list[FactorSpec], image_size: tuple[int, int], max_objects: int,
-                 options: dict | None = None, seed: int | None = None, compression: str | None = "gzip"):
+    def __init__(self, path: str | os.PathLike, attrs: dict[str, Any], splits: Iterable[str] = SPLITS,
+                 compression: str | None = "gzip"):
         import h5py
 
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
         self._file = h5py.File(self._tmp, "w")
-        self._file.attrs.update(root_attrs(name, factor_specs, max_objects, options or {}, seed))
-        h, w = image_size
-        k, f = max_objects + 1, len(factor_specs) + 1
-        opts: dict[str, Any] = {"compression": compression} if compression else {}
-        if compression == "gzip":
-            opts["compression_opts"] = 4
-        self._filled = {}
-        for split, n in split_sizes.items():
-            g = self._file.create_group(split)
-            c = max(1, min(n, 64))
-            g.create_dataset("imgs", (n, h, w, 3), np.uint8, chunks=(c, h, w, 3) if n else None, **(opts if n else {}))
-            g.create_dataset("masks", (n, k, h, w, 1), np.uint8, chunks=(c, k, h, w, 1) if n else None, **(opts if n else {}))
-            g.create_dataset("factors", (n, k, f), np.float32)
-            self._filled[split] = 0
+        self._file.attrs.update(attrs)
+        self._splits = list(splits)
+        self._compression = compression
+        self.rows = {split: 0 for split in self._splits}
+
+    @property
+    def attrs(self):
+        """The root attributes (writable until the file is closed)."""
+        return self._file.attrs
+
+    def _create(self, group, key: str, row_shape: tuple[int, ...], dtype) -> None:
+        opts: dict[str, Any] = {}
+        if self._compression and key != "factors":
+            opts = {"compression": self._compression}
+            if self._compression == "gzip":
+                opts["compression_opts"] = 4
+        # ~256 KB chunks: random access (shuffled training) decompresses little beyond the row
+        row_bytes = int(np.prod(row_shape)) * np.dtype(dtype).itemsize
+        rows = int(np.clip((256 << 10) // max(row_bytes, 1), 1, 1024))
+        group.create_dataset(key, (0, *row_shape), dtype, maxshape=(None, *row_shape),
+                             chunks=(rows, *row_shape), **opts)
+
+    def append_arrays(self, split: str, imgs: np.ndarray, masks: np.ndarray, factors: np.ndarray) -> None:
+        """Append rows: imgs uint8 ``[B,H,W,3]``, masks uint8 ``[B,K,H,W,1]``, factors float32 ``[B,K,F]``."""
+        if split not in self.rows:
+            self._splits.append(split)
+            self.rows[split] = 0
+        g = self._file.require_group(split)
+        arrays = {"imgs": np.asarray(imgs, np.uint8), "masks": np.asarray(masks, np.uint8),
+                  "factors": np.asarray(factors, np.float32)}
+        start = self.rows[split]
+        for key, arr in arrays.items():
+            if key not in g:
+                self._create(g, key, arr.shape[1:], arr.dtype)
+            ds = g[key]
+            if ds.shape[1:] != arr.shape[1:]:
+                raise ValueError(f"{split}/{key}: rows of shape {arr.shape[1:]} do not fit {ds.shape[1:]}")
+            ds.resize(start + arr.shape[0], axis=0)
+            ds[start:] = arr
+        self.rows[split] = start + arrays["imgs"].shape[0]
 
     def append(self, split: str, scenes: SceneArrays) -> None:
-        """Write ``scenes`` after the rows already written to ``split``."""
-        start = self._filled[split]
-        stop = start + len(scenes)
-        arrays = scenes_to_file_arrays(scenes)
-        g = self._file[split]
-        if stop > g["imgs"].shape[0]:
-            raise ValueError(f"split {split!r} holds {g['imgs'].shape[0]} images, got {stop}")
-        for key, arr in arrays.items():
-            g[key][start:stop] = arr
-        self._filled[split] = stop
+        """Append generated scenes to ``split``."""
+        self.append_arrays(split, **scenes_to_file_arrays(scenes))
 
-    def __enter__(self) -> "H5SceneWriter":
+    def _fill_missing_splits(self) -> None:
+        template = next((self._file[s] for s in self._splits if s in self._file), None)
+        for split in self._splits:
+            if split not in self._file and template is not None:
+                g = self._file.create_group(split)
+                for key in ("imgs", "masks", "factors"):
+                    self._create(g, key, template[key].shape[1:], template[key].dtype)
+
+    def __enter__(self) -> "H5Writer":
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._file.close()
+        try:
+            if exc_type is None:
+                self._fill_missing_splits()
+        finally:
+            self._file.close()
         if exc_type is None:
             os.replace(self._tmp, self.path)
         else:
@@ -121,9 +152,8 @@ class H5SceneWriter:
 def write_scenes_h5(path: str | os.PathLike, splits: dict[str, SceneArrays], seed: int | None = None) -> Path:
     """Write already generated scenes (``{"train": ..., "test": ...}``) to ``path`` atomically."""
     first = next(iter(splits.values()))
-    with H5SceneWriter(path, {k: len(v) for k, v in splits.items()}, name=first.name,
-                       factor_specs=first.factor_specs, image_size=first.image_size,
-                       max_objects=first.max_objects, options=first.options, seed=seed) as writer:
+    attrs = root_attrs(first.name, first.factor_specs, first.max_objects, first.options, seed)
+    with H5Writer(path, attrs, splits=list(splits)) as writer:
         for split, scenes in splits.items():
             writer.append(split, scenes)
     return Path(path)
@@ -158,9 +188,8 @@ def generate_h5(path: str | os.PathLike, name: str, num: int, seed: int, test_fr
         row = 0
         for scenes in chunks:
             if writer is None:
-                writer = H5SceneWriter(path, sizes, name=name, factor_specs=scenes.factor_specs,
-                                       image_size=scenes.image_size, max_objects=scenes.max_objects,
-                                       options=scenes.options, seed=seed)
+                attrs = root_attrs(name, scenes.factor_specs, scenes.max_objects, scenes.options, seed)
+                writer = H5Writer(path, attrs)
             # split the chunk at the train/test boundary
             cut = min(len(scenes), max(0, sizes["train"] - row))
             if cut:

@@ -64,15 +64,18 @@ class Layout:
     attrs: dict = field(default_factory=dict)
 
 
-def _ours(path: Path, attrs: dict, image_hw: tuple[int, int]) -> Layout:
+def _ours(path: Path, attrs: dict, image_hw: tuple[int, int], clevr_image_size: int) -> Layout:
     try:
         specs = specs_from_json(attrs["factor_specs"])
         name = str(attrs["dataset_name"])
     except (KeyError, ValueError, TypeError) as err:
         raise DataError(f"{path}: emorl-eval file with broken attributes ({err})") from None
     vis = attrs.get("visibility_column")
-    return Layout(name, specs, None if vis is None or int(vis) < 0 else int(vis), False, False,
-                  image_hw, image_hw, dict(attrs))
+    vis = None if vis is None or int(vis) < 0 else int(vis)
+    if attrs.get("preprocess") == "clevr_crop":  # raw CLEVR frames converted from TFRecords
+        crop = CLEVR_CROP[3] - CLEVR_CROP[1]
+        return Layout(name, specs, vis, False, True, (clevr_image_size, clevr_image_size), (crop, crop), dict(attrs))
+    return Layout(name, specs, vis, False, False, image_hw, image_hw, dict(attrs))
 
 
 def resolve_layout(path: Path, attrs: dict, image_shape: tuple[int, ...], num_factors: int,
@@ -89,7 +92,7 @@ def resolve_layout(path: Path, attrs: dict, image_shape: tuple[int, ...], num_fa
     """
     hw = (int(image_shape[0]), int(image_shape[1]))
     if attrs.get("format") == FORMAT:
-        return _ours(path, attrs, hw)
+        return _ours(path, attrs, hw, clevr_image_size)
     generic = [FactorSpec(f"factor_{i}", "continuous") for i in range(num_factors)]
     if hw == (35, 35):
         return Layout("tetrominoes", generic, None, True, False, hw, hw)

@@ -11,13 +11,13 @@ from emorl_eval.data.h5io import read_scenes
 
 
 def mask_palette(num_ids: int) -> np.ndarray:
-    """float ``[num_ids, 3]`` RGB colours: id 0 (background) black, objects from seaborn's
-    ``husl`` palette (distinct hues)."""
-    import seaborn as sns
+    """float ``[num_ids, 3]`` RGB colours: id 0 (background) black, objects evenly spaced hues."""
+    from matplotlib.colors import hsv_to_rgb
 
     colors = np.zeros((max(num_ids, 1), 3))
     if num_ids > 1:
-        colors[1:] = np.asarray(sns.color_palette("husl", num_ids - 1))
+        hues = (np.arange(num_ids - 1) / (num_ids - 1) + 0.02) % 1.0
+        colors[1:] = hsv_to_rgb(np.stack([hues, np.full_like(hues, 0.65), np.full_like(hues, 0.95)], axis=1))
     return colors
 
 

@@ -21,6 +21,8 @@ _GENERATORS: dict[str, tuple[str, str, str]] = {
                     "35x35, 3 non-overlapping tetrominoes (19 orientations, 6 colours) on black"),
     "multi_dsprites": ("emorl_eval.data.multi_dsprites", "generate_multi_dsprites",
                        "64x64 colored_on_grayscale: 2-5 occluding sprites (square, ellipse, heart) on grey"),
+    "clevr_like": ("emorl_eval.data.clevr_like", "generate_clevr_like",
+                   "96x96 (or --option size=128) CLEVR-like scenes, 3-6 objects, numpy ray caster; not CLEVR6"),
     "textured_dsprites": ("emorl_eval.data.textured_dsprites", "generate_textured_dsprites",
                           "64x64 appendix B.1 variant: two-colour patterned sprites on a uniform texture"),
 }

@@ -55,6 +55,8 @@ def to_labels(x: Tensor, name: str) -> tuple[Tensor, int]:
             f"{name}: expected a label map [B, H, W] or masks [B, K, H, W] / [B, K, 1, H, W], "
             f"got shape {tuple(x.shape)}"
         )
+    if x.shape[1] == 1 and not x.is_floating_point() and x.dtype != torch.bool and int(x.max()) not in (0, 1, 255):
+        raise DataError(f"{name}: {tuple(x.shape)} looks like a label map with a channel axis; pass it as [B, H, W]")
     # a non-finite sum is cheap to test and catches every NaN / inf (and nothing else in masks)
     if x.is_floating_point() and not torch.isfinite(x.sum()):
         raise DataError(f"{name}: masks contain NaN or infinite values")
@@ -97,9 +99,12 @@ def contingency(true: Tensor, m: int, pred: Tensor, k: int, keep: Tensor | None 
     One ``bincount`` over the whole batch; ``keep [B, H, W]`` (bool) selects the counted pixels.
     """
     b = true.shape[0]
-    offset = torch.arange(b, device=true.device).view(b, 1, 1) * (m * k)
-    idx = offset + true * k + pred
+    # in-place arithmetic on one int64 buffer: the temporaries of `offset + true * k + pred`
+    # cost several times the bincount itself on the CPU
+    idx = true * k
+    idx += pred
+    idx += torch.arange(b, device=true.device).view(b, 1, 1) * (m * k)
     if keep is not None:  # dropped pixels go to one spare bin (cheaper than boolean indexing)
-        idx = torch.where(keep, idx, b * m * k)
-    counts = torch.bincount(idx.reshape(-1), minlength=b * m * k + 1)
+        idx.masked_fill_(~keep, b * m * k)
+    counts = torch.bincount(idx.view(-1), minlength=b * m * k + 1)
     return counts[: b * m * k].view(b, m, k)

@@ -19,8 +19,9 @@ latents (not the forward's reconstruction, which may come from a posterior sampl
 i.e. the fraction of the total change that lies outside slot k's own (soft) mask; taking the
 union of the masks before and after means that an object that moves or grows is not counted as
 leaking into the pixels it moves into. ``leak`` lies in [0, 1]. A triple (x, k, d) whose mean
-absolute change ``sum_s sum_p delta_s(p) / (3 H W S)`` is below ``min_change`` (an inactive,
-collapsed dimension) is excluded: its ratio is noise. The score is the mean of ``leak`` over the
+absolute change ``change = sum_s sum_p delta_s(p) / (3 H W S)`` is below ``min_change`` times the
+largest ``change`` of all triples (or below 1e-7 absolute) is excluded: it is an inactive,
+collapsed dimension whose ratio is numerical noise. The score is the mean of ``leak`` over the
 included triples (images x slots x dimensions); per-slot means and the number of included
 triples are reported beside it. 0 = each slot only changes its own pixels; values near
 ``(K-1)/K`` = changes spread over the whole image.
@@ -38,6 +39,9 @@ from torch import Tensor
 from emorl_eval.reports.grids import save_grid, to_hwc
 from emorl_eval.reports.inference import Inferred, decode, infer, latent_range, pick_dims
 
+#: changes (mean absolute, per pixel-channel and value) below this are numerically zero
+ABS_FLOOR = 1e-7
+
 
 @dataclass
 class LeakageResult:
@@ -47,16 +51,20 @@ class LeakageResult:
         score: mean ``leak`` over included triples (NaN if none).
         per_slot: mean ``leak`` per slot over included triples.
         n_included: number of included triples.
+        max_change: the largest mean absolute change of any triple (how strongly the latents
+            act on the image at all; tiny for an untrained or collapsed model).
     """
 
     per_triple: pd.DataFrame
     score: float
     per_slot: pd.Series
     n_included: int
+    max_change: float = float("nan")
 
     def summary(self) -> pd.DataFrame:
         """One row: ``leakage, n_included, n_triples, leakage_slot<k>...``."""
-        row = {"leakage": self.score, "n_included": self.n_included, "n_triples": len(self.per_triple)}
+        row = {"leakage": self.score, "n_included": self.n_included, "n_triples": len(self.per_triple),
+               "max_change": self.max_change}
         row.update({f"leakage_slot{int(k) + 1}": float(v) for k, v in self.per_slot.items()})
         return pd.DataFrame([row])
 
@@ -76,7 +84,7 @@ def leakage_terms(recon0: Tensor, masks0: Tensor, slot: int, recon: Tensor, mask
 
 
 def measure_leakage(model, images: Tensor, range_images: Tensor | None = None, dims_per_slot: int = 4,
-                    steps: int = 5, min_change: float = 1e-3, refinement_steps: int | None = None,
+                    steps: int = 5, min_change: float = 0.01, refinement_steps: int | None = None,
                     seed: int = 0, device: str = "cpu", progress: bool = False) -> LeakageResult:
     """Leakage (module docstring) over ``images [N, 3, H, W]``, all K slots and the
     ``dims_per_slot`` widest-ranging dimensions (all dimensions when ``dims_per_slot <= 0``).
@@ -94,37 +102,40 @@ def measure_leakage(model, images: Tensor, range_images: Tensor | None = None, d
     base_recon, base_masks, _ = decode(model, out.latents, device=device)
     _, _, h, w = base_recon.shape
     rows = []
-    total = n * k
     from tqdm import tqdm
 
-    with tqdm(total=total, desc="leakage", disable=not progress, leave=False) as bar:
-        for i in range(n):
-            for slot in range(k):
-                z = out.latents[i].repeat(len(dims) * steps, 1, 1)  # [len(dims)*S, K, D]
-                for j, d in enumerate(dims):
-                    z[j * steps:(j + 1) * steps, slot, d] = values[j]
-                recon, masks, _ = decode(model, z, device=device)
-                for j, d in enumerate(dims):
-                    sl = slice(j * steps, (j + 1) * steps)
-                    outside, tot = leakage_terms(base_recon[i], base_masks[i], slot, recon[sl], masks[sl])
-                    change = float(tot.sum()) / (3 * h * w * steps)
-                    included = change >= min_change
-                    leak = float(outside.sum() / tot.sum()) if float(tot.sum()) > 0 else float("nan")
-                    rows.append({"image": i, "slot": slot, "dim": d, "change": change,
-                                 "leak": leak, "included": included})
-                bar.update(1)
+    per_slot_count = len(dims) * steps
+    for i in tqdm(range(n), desc="leakage", disable=not progress, leave=False):
+        # every (slot, dim, value) perturbation of image i, decoded in one batch
+        z = out.latents[i].repeat(k * per_slot_count, 1, 1)  # [K*len(dims)*S, K, D]
+        for slot in range(k):
+            for j, d in enumerate(dims):
+                start = slot * per_slot_count + j * steps
+                z[start:start + steps, slot, d] = values[j]
+        recon, masks, _ = decode(model, z, device=device)
+        for slot in range(k):
+            for j, d in enumerate(dims):
+                sl = slice(slot * per_slot_count + j * steps, slot * per_slot_count + (j + 1) * steps)
+                outside, tot = leakage_terms(base_recon[i], base_masks[i], slot, recon[sl], masks[sl])
+                change = float(tot.sum()) / (3 * h * w * steps)
+                leak = float(outside.sum() / tot.sum()) if float(tot.sum()) > 0 else float("nan")
+                rows.append({"image": i, "slot": slot, "dim": d, "change": change, "leak": leak})
     df = pd.DataFrame(rows)
+    threshold = max(ABS_FLOOR, min_change * float(df["change"].max()))
+    df["included"] = df["change"] >= threshold
     inc = df[df["included"]]
     score = float(inc["leak"].mean()) if len(inc) else float("nan")
     per_slot = inc.groupby("slot")["leak"].mean() if len(inc) else pd.Series(dtype=float)
-    return LeakageResult(per_triple=df, score=score, per_slot=per_slot, n_included=int(len(inc)))
+    return LeakageResult(per_triple=df, score=score, per_slot=per_slot, n_included=int(len(inc)),
+                         max_change=float(df["change"].max()))
 
 
 def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor, steps: int = 5,
-                   refinement_steps: int | None = None, seed: int = 0, cell_px: int = 64,
-                   device: str = "cpu") -> Path:
+                   candidate_dims: int = 8, refinement_steps: int | None = None, seed: int = 0,
+                   cell_px: int = 64, device: str = "cpu") -> Path:
     """Traversal rows for one ``image [3, H, W]``: for each slot k two rows: the decoded images
-    while the slot's most image-changing dimension goes from min to max, and the change maps
+    while the slot's most image-changing dimension (of the ``candidate_dims`` widest-ranging
+    ones) goes from min to max, and the change maps
     with change inside the slot's own region in green and outside (leakage) in red. The first
     column is the unperturbed reconstruction (and, below it, slot k's mask). The PNG is
     ``LABEL_PX + (1 + steps) * cell_px`` by ``TITLE_PX + 2 K cell_px`` pixels."""
@@ -133,16 +144,18 @@ def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor,
     lo, hi = latent_range(ref.latents)
     _, k, d_total = out.latents.shape
     base_recon, base_masks, _ = decode(model, out.latents, device=device)
+    candidates = torch.tensor(pick_dims(lo, hi, candidate_dims if candidate_dims > 0 else d_total))
     fractions = torch.linspace(0, 1, steps)
     cells, labels = [], []
     for slot in range(k):
-        # try every dimension at its extremes and keep the one that changes the image most
-        z = out.latents[0].repeat(2 * d_total, 1, 1)
-        z[torch.arange(d_total), slot, torch.arange(d_total)] = lo
-        z[d_total + torch.arange(d_total), slot, torch.arange(d_total)] = hi
+        # try the candidates at their extremes and keep the one that changes the image most
+        n_c = len(candidates)
+        z = out.latents[0].repeat(2 * n_c, 1, 1)
+        z[torch.arange(n_c), slot, candidates] = lo[candidates]
+        z[n_c + torch.arange(n_c), slot, candidates] = hi[candidates]
         recon, _, _ = decode(model, z, device=device)
-        change = (recon - base_recon[0][None]).abs().flatten(1).sum(1).view(2, d_total).sum(0)
-        d = int(change.argmax())
+        change = (recon - base_recon[0][None]).abs().flatten(1).sum(1).view(2, n_c).sum(0)
+        d = int(candidates[int(change.argmax())])
         z = out.latents[0].repeat(steps, 1, 1)
         z[:, slot, d] = lo[d] + fractions * (hi[d] - lo[d])
         recon, masks, _ = decode(model, z, device=device)

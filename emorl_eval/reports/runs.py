@@ -161,10 +161,7 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         "dataset": find_key(config, _DATASET_KEYS),
         "seed": find_key(config, _SEED_KEYS),
     }
-    if row["dataset"] is None:
-        data_path = find_key(config, _DATA_PATH_KEYS)
-        if isinstance(data_path, str) and data_path:
-            row["dataset"] = Path(data_path).stem
+    data_path = find_key(config, _DATA_PATH_KEYS)
 
     eval_dir = run_dir / "eval"
     per_image, summary = eval_dir / "per_image.csv", eval_dir / "summary.csv"
@@ -174,7 +171,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         if per_image.is_file():
             values, ids = _from_per_image(per_image)
             row["source"] = "per_image.csv"
-            for key, value in ids.items():  # the evaluation fills what the config lacks
+            # the evaluation fills what the config lacks (the trainer's config.json names the
+            # data file, not the dataset; evaluate's per_image.csv has the dataset's own name)
+            for key, value in ids.items():
                 if row.get(key) is None:
                     row[key] = value
         elif summary.is_file():
@@ -184,6 +183,8 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], str | None]:
             reason = "no eval/per_image.csv or eval/summary.csv"
     except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
         reason = f"evaluation unreadable: {err}"
+    if row["dataset"] is None and isinstance(data_path, str) and data_path:
+        row["dataset"] = Path(data_path).stem  # last resort: the data file's name
     if values is not None and all(math.isnan(values[m]) for m in METRIC_ALIASES):
         reason, values = "evaluation has no ARI, MSE or KL column", None
     if config_error and reason is None:

@@ -80,6 +80,8 @@ class SpatialBroadcastDecoder(nn.Module):
         xavier_init(self)
         #: use the factorised first convolution (exact same math; False = plain broadcast)
         self.fast_first_layer = kind in ("iodine", "small")
+        #: run the convolutions on channels-last activations (same math, faster on CPU)
+        self.channels_last = True
 
     # --- helpers -------------------------------------------------------------------------
     def _position_map(self) -> Tensor:
@@ -106,11 +108,13 @@ class SpatialBroadcastDecoder(nn.Module):
     # --- interface -----------------------------------------------------------------------
     def forward(self, z: Tensor) -> Tensor:
         """``z [M, D] -> [M, out_channels, H, W]`` raw outputs (RGB logits, mask logit)."""
+        # channels-last activations: oneDNN's convolutions (and their backward) run faster on CPU
+        cl = torch.channels_last if self.channels_last else torch.contiguous_format
         if self.fast_first_layer:
-            out = self._first_layer_fast(z)
+            out = self._first_layer_fast(z).contiguous(memory_format=cl)
             return self.decode[1:](out)
         zb = z[:, :, None, None].expand(-1, -1, *self.grid_size)
-        return self.decode(zb + self._position_map())
+        return self.decode((zb + self._position_map()).contiguous(memory_format=cl))
 
     def decode_slots(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """``z [B, K, D]`` -> (``rgb [B, K, 3, H, W]`` in [0, 1], ``mask_logits [B, K, 1, H, W]``)."""

@@ -89,3 +89,26 @@ def test_no_refinement_model_records_zero_steps(dataset) -> None:
 def test_incompatible_image_size(dataset) -> None:
     with pytest.raises(DataError, match="35x35 images but the model expects 64x64"):
         evaluate_model(FakeModel(FakeConfig(image_size=(64, 64))), dataset, num=2, progress=False)
+
+
+class _DoubledMasks(torch.utils.data.Dataset):
+    """The dataset with ground-truth label maps at twice the image resolution (like the 192x192
+    masks of official raw CLEVR files)."""
+
+    def __init__(self, base) -> None:
+        self.base = base
+        self.image_size, self.dataset_name, self.split = base.image_size, base.dataset_name, base.split
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int):
+        item = dict(self.base[i])
+        item["masks"] = item["masks"].repeat_interleave(2, 0).repeat_interleave(2, 1)
+        return item
+
+
+def test_masks_at_another_resolution_are_resized_to_the_predictions(dataset) -> None:
+    a = evaluate_model(FakeModel(), dataset, num=4, progress=False)
+    b = evaluate_model(FakeModel(), _DoubledMasks(dataset), num=4, progress=False)
+    pd.testing.assert_frame_equal(a, b)

@@ -170,6 +170,7 @@ def test_realistic_size_agrees_with_sklearn() -> None:
         (torch.full((1, 2, 2), 0.5), torch.zeros(1, 2, 2, dtype=torch.long), "integers"),
         (torch.zeros(1, 2, 2, dtype=torch.long), torch.full((1, 3, 2, 2), float("nan")), "NaN"),
         (np.zeros((1, 2, 2)), torch.zeros(1, 2, 2, dtype=torch.long), "torch.Tensor"),
+        (torch.tensor([[[[0, 1], [2, 3]]]]), torch.zeros(1, 2, 2, dtype=torch.long), "channel axis"),
     ],
 )
 def test_bad_inputs_raise_one_line_data_errors(true, pred, match) -> None:

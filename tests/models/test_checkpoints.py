@@ -10,7 +10,7 @@ import torch
 import models
 from emorl_eval.errors import CheckpointError
 from models.checkpoints import read_checkpoint, save_checkpoint
-from models.efficient_morl import OFFICIAL_KEY_MAP, official_to_ours
+from models.efficient_morl import OFFICIAL_KEY_MAP, official_to_ours, ours_to_official
 from tests.models.conftest import small_model
 
 FIXTURES = {p: f"fixtures/official_format_emorl_{p}_init.pth" for p in ("tetrominoes", "clevr6")}
@@ -56,6 +56,9 @@ def test_official_key_map_covers_both_fixtures(shared_dir: Path) -> None:
         assert None not in mapped
         assert mapped == set(models.build("emorl", preset=preset).state_dict())
     assert len({new for _, new in OFFICIAL_KEY_MAP}) == len(OFFICIAL_KEY_MAP)
+    for preset in ("clevr6_no_dualgru", "tetrominoes"):
+        for key in models.build("emorl", preset=preset).state_dict():
+            assert official_to_ours(ours_to_official(key)) == key
 
 
 def _one_line(exc: pytest.ExceptionInfo) -> str:

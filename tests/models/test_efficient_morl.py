@@ -149,7 +149,9 @@ def test_reference_mode_gives_same_values_and_gradients(tiny_images: torch.Tenso
         grads[-1]["loss"] = out.loss.detach()
     model.reference_mode = False
     for name in grads[0]:
-        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6, msg=name)
+        # (some entries are zero up to rounding, e.g. the mask-logit bias under the softmax over K)
+        scale = float(grads[1][name].abs().max())
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-5 * scale + 1e-9, msg=name)
 
 
 def test_geco_schedule(tiny_images: torch.Tensor) -> None:

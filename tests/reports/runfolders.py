@@ -12,16 +12,21 @@ import pandas as pd
 def make_run(root: Path, name: str, *, model: str = "emorl", preset: str = "tetrominoes",
              dataset: str = "tetrominoes", seed: int = 0, ari: list[float] | None = None,
              mse: list[float] | None = None, kl: list[float] | None = None,
-             layout: str = "per_image") -> Path:
+             layout: str = "per_image", config_style: str = "trainer") -> Path:
     """A run folder with config.json and, unless ``layout == "none"``, an evaluation:
     ``per_image`` (eval/per_image.csv), ``summary_long`` (metric/mean/std rows) or
-    ``summary_wide`` (one row of <metric>_mean/<metric>_std)."""
+    ``summary_wide`` (one row of <metric>_mean/<metric>_std). ``config_style`` ``trainer`` writes
+    config.json as the trainer does (dataset only as a data path), ``flat`` a flat one with the
+    dataset's name."""
     run = root / name
     run.mkdir(parents=True)
-    (run / "config.json").write_text(json.dumps({
-        "model": model, "preset": preset, "seed": seed, "data": f"data/{dataset}.h5",
-        "model_config": {"num_slots": 4, "latent_dim": 8}, "dataset": dataset,
-    }))
+    if config_style == "trainer":  # what emorl_eval.training writes: no dataset name, a data path
+        config = {"train": {"model": model, "preset": preset, "data": f"data/{dataset}_file.h5", "seed": seed,
+                            "steps": 10}, "model_name": model,
+                  "model_config": {"num_slots": 4, "latent_dim": 8, "image_size": [35, 35]}}
+    else:  # a flat hand-written config
+        config = {"model": model, "preset": preset, "seed": seed, "dataset": dataset}
+    (run / "config.json").write_text(json.dumps(config))
     if layout == "none":
         return run
     (run / "eval").mkdir()

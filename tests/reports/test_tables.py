@@ -24,10 +24,10 @@ def runs_dir(tmp_path: Path) -> Path:
     make_run(root, "tet_s1", seed=1, ari=[0.9, 1.0], mse=[6e-4, 8e-4], kl=[100.0, 110.0])
     make_run(root, "tet_s2", seed=2, ari=[0.8, 0.8], mse=[5e-4, 5e-4], kl=[90.0, 90.0])
     make_run(root, "nested/tet_s3", seed=3, ari=[1.0, 1.0], mse=[4e-4, 6e-4], kl=[80.0, 100.0],
-             layout="summary_long")
+             layout="summary_long", config_style="flat")
     # ablation without GECO, two seeds, wide summaries
     make_run(root, "nogeco_s1", preset="tetrominoes_no_geco", seed=1, ari=[0.7], mse=[7e-3], kl=[40.0],
-             layout="summary_wide")
+             layout="summary_wide", config_style="flat")
     make_run(root, "nogeco_s2", preset="tetrominoes_no_geco", seed=2, ari=[0.9], mse=[5e-3], kl=[50.0])
     # a prior ablation without KL, one seed; and a run never evaluated
     make_run(root, "bu_s1", preset="tetrominoes_bottom_up_prior", seed=1, ari=[0.85], mse=[1.7e-3])
@@ -46,6 +46,12 @@ def test_discover_reads_all_layouts_and_lists_missing(runs_dir: Path) -> None:
     assert row["kl"] == pytest.approx(90.0)
     wide = table.runs.set_index("run").loc["nogeco_s1"]
     assert wide["mse"] == pytest.approx(7e-3)
+    # trainer-style config: model, preset, seed from the nested "train" block, the dataset name
+    # from the evaluation (not the data file's name)
+    trainer = table.runs.set_index("run").loc["tet_s1"]
+    assert (trainer["model"], trainer["preset"], trainer["seed"], trainer["dataset"]) == (
+        "emorl", "tetrominoes", 1, "tetrominoes")
+    assert table.missing.set_index("run").loc["nogeco_s3", "dataset"] == "tetrominoes_file"
 
 
 def test_aggregation_matches_numpy(runs_dir: Path) -> None:

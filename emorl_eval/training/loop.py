@@ -1,0 +1,273 @@
+"""The training loop: ``train(TrainConfig) -> run folder``.
+
+One step (``step`` = 0-based index of the step about to run):
+
+1. LR from the warm-up/decay schedule, I from the refinement curriculum;
+2. ``model.on_train_step(step)`` (GECO warm start and other model-side schedules);
+3. forward (optionally under bf16 autocast) with this rank's noise generator, ``loss.backward()``;
+4. ``model.after_backward(output)`` (GECO's EMA and Lagrange update); under DDP the output's
+   ``nll`` and ``kl`` are gathered from all ranks first (``[B_global]``), so GECO sees the
+   effective batch and every rank holds the same GECO state;
+5. gradient-norm clipping, Adam step.
+
+Rank 0 writes ``config.json`` (before the first step), ``metrics.csv`` (every ``log_every`` steps,
+values averaged over the interval and the ranks) and checkpoints (every ``ckpt_every`` steps and
+at the end). ``resume=True`` continues from ``checkpoint_last.pt``: weights, optimiser, GECO
+buffers, every RNG state and the data-stream position are restored, so the continued run computes
+the same numbers as an uninterrupted one (bit-for-bit with ``deterministic=True``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from emorl_eval.errors import CheckpointError, ConfigError, DataError, EmorlEvalError
+from emorl_eval.training import distributed, rng
+from emorl_eval.training.checkpointing import LAST, load_training_checkpoint, save_training_checkpoint
+from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, TrainConfig, validate
+from emorl_eval.training.data import make_loader, open_dataset
+from emorl_eval.training.metrics_log import MetricsCsv
+from emorl_eval.training.schedules import lr_at, refinement_steps_at
+
+
+class TrainingDiverged(EmorlEvalError):
+    """The loss became NaN or infinite."""
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Train ``config.model`` on ``config.data``; returns the run folder ``config.out``.
+
+    Runs as one process, or as one rank of a ``torchrun`` job (``WORLD_SIZE > 1``).
+    """
+    validate(config)
+    previous_determinism = torch.are_deterministic_algorithms_enabled()
+    if config.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # needed by deterministic cuBLAS
+        torch.use_deterministic_algorithms(True)
+    ctx = distributed.setup(config.device)
+    try:
+        return _Trainer(config, ctx).run(resume)
+    finally:
+        ctx.close()
+        torch.use_deterministic_algorithms(previous_determinism)
+
+
+def noise_seed(seed: int, rank: int) -> int:
+    """Seed of rank ``rank``'s sampling-noise generator (distinct per rank)."""
+    return seed + 7919 * (rank + 1)
+
+
+class _Trainer:
+    def __init__(self, config: TrainConfig, ctx: distributed.DistContext) -> None:
+        self.cfg = config
+        self.ctx = ctx
+        self.run_dir = Path(config.out)
+
+    # --- set-up ---------------------------------------------------------------------------
+    def run(self, resume: bool) -> Path:
+        import models
+
+        cfg, ctx = self.cfg, self.ctx
+        dataset = open_dataset(cfg.data, cfg.split)
+        ckpt = self._checkpoint_to_resume() if resume else None
+        if not resume and (self.run_dir / LAST).exists():
+            raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
+
+        rng.seed_all(cfg.seed)  # same initial weights on every rank
+        model = models.build(cfg.model, cfg.preset, **cfg.model_overrides)
+        self._check_image_size(dataset, model)
+        model.to(ctx.device).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        generator = torch.Generator(device=ctx.device)
+        generator.manual_seed(noise_seed(cfg.seed, ctx.rank))
+
+        start_step, position = 0, (0, 0)
+        if ckpt is not None:
+            start_step, position = self._restore(ckpt, model, optimizer, generator)
+        if ctx.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_config(model, start_step)
+        ctx.barrier()
+
+        net: torch.nn.Module = model
+        if ctx.distributed:
+            net = torch.nn.parallel.DistributedDataParallel(
+                model,
+                device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
+                find_unused_parameters=cfg.ddp_find_unused_parameters,
+            )
+        loader, sampler = make_loader(
+            dataset, cfg.batch_size, ctx.world_size, ctx.rank, cfg.seed,
+            num_workers=cfg.num_workers, pin_memory=ctx.device.type == "cuda",
+        )
+        self._loop(model, net, optimizer, generator, loader, sampler, start_step, position)
+        return self.run_dir
+
+    def _checkpoint_to_resume(self) -> dict[str, Any]:
+        ckpt = load_training_checkpoint(self.run_dir)
+        saved = ckpt["extra"]["train_config"]
+        if ckpt.get("model_name") not in (None, self.cfg.model):
+            raise CheckpointError(f"{self.run_dir / LAST}: holds model {ckpt.get('model_name')!r}, not {self.cfg.model!r}")
+        current = self.cfg.to_dict()
+        changed = [k for k in RESUME_INVARIANT_FIELDS if k in saved and saved[k] != current[k]]
+        if changed:
+            diffs = ", ".join(f"{k}: {saved[k]!r} -> {current[k]!r}" for k in changed)
+            raise ConfigError(f"--resume {self.run_dir}: the run was started with different settings ({diffs})")
+        return ckpt
+
+    def _restore(self, ckpt: dict[str, Any], model, optimizer, generator) -> tuple[int, tuple[int, int]]:
+        extra = ckpt["extra"]
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+            optimizer.load_state_dict(extra["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise CheckpointError(f"{self.run_dir / LAST}: does not fit the model ({str(err).splitlines()[0]})") from None
+        states = extra["rng"]
+        if self.ctx.rank < len(states):
+            rng.restore(states[self.ctx.rank], generator)
+        step = int(ckpt["step"])
+        epoch, batch = extra["position"]
+        return step, (int(epoch), int(batch))
+
+    def _check_image_size(self, dataset, model) -> None:
+        size = tuple(getattr(dataset, "image_size", ()) or ())
+        if size and tuple(model.image_size) != size:
+            raise DataError(
+                f"{self.cfg.data}: images are {size[0]}x{size[1]} but the model expects "
+                f"{model.image_size[0]}x{model.image_size[1]} (use another preset or --set image_size=[H,W])"
+            )
+
+    def _write_config(self, model, start_step: int) -> None:
+        info = {
+            "train": self.cfg.to_dict(),
+            "model_name": self.cfg.model,
+            "model_config": model.config_dict(),
+            "num_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "world_size": self.ctx.world_size,
+            "per_rank_batch": self.cfg.batch_size // self.ctx.world_size,
+            "resumed_at_step": start_step if start_step else None,
+            "torch_version": torch.__version__,
+        }
+        path = self.run_dir / "config.json"
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(info, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+
+    # --- the loop -------------------------------------------------------------------------
+    def _loop(self, model, net, optimizer, generator, loader, sampler, start_step, position) -> None:
+        from tqdm import tqdm
+
+        cfg, ctx = self.cfg, self.ctx
+        csv_log = MetricsCsv(self.run_dir / "metrics.csv") if ctx.is_main else None
+        if csv_log is not None:
+            if start_step == 0:
+                csv_log.reset()  # rows of an earlier attempt that died before its first checkpoint
+            else:
+                csv_log.truncate_after(start_step)
+        bar = tqdm(
+            total=cfg.steps, initial=start_step, unit="step", dynamic_ncols=True, file=sys.stderr,
+            disable=not (ctx.is_main and cfg.progress), desc=f"train {cfg.model}",
+        )
+        sums: dict[str, Tensor] = {}
+        count = 0
+        last_time, last_step = time.perf_counter(), start_step
+        step = start_step
+        epoch, batch_index = position
+        try:
+            while step < cfg.steps:
+                sampler.set_position(epoch, batch_index)
+                for batch in loader:
+                    iterations = refinement_steps_at(cfg.refinement_curriculum, step)
+                    lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.lr_decay_rate, cfg.lr_decay_steps)
+                    logged = self._step(model, net, optimizer, generator, batch, step, lr, iterations)
+                    for key, value in logged.items():
+                        sums[key] = sums[key] + value if key in sums else value
+                    count += 1
+                    step += 1
+                    batch_index += 1
+                    bar.update(1)
+                    final = step == cfg.steps
+                    if step % cfg.log_every == 0 or final:
+                        now = time.perf_counter()
+                        row = self._reduce(sums, count)
+                        rate = (step - last_step) / max(now - last_time, 1e-9)
+                        row.update(lr=lr, refinement_steps=iterations if iterations is not None else "",
+                                   steps_per_s=rate, images_per_s=rate * cfg.batch_size)
+                        if not math.isfinite(row["loss"]):
+                            raise TrainingDiverged(
+                                f"loss is {row['loss']} at step {step}; the last checkpoint is {self.run_dir / LAST}"
+                            )
+                        if csv_log is not None:
+                            csv_log.append({"step": step, **row})
+                        bar.set_postfix(loss=f"{row['loss']:.4g}", nll=f"{row['nll']:.4g}", kl=f"{row['kl']:.4g}")
+                        sums, count = {}, 0
+                        last_time, last_step = time.perf_counter(), step
+                    if step % cfg.ckpt_every == 0 or final:
+                        if count:  # never checkpoint weights a non-finite loss has reached
+                            loss = float(self.ctx.mean(sums["loss"].reshape(1).to(self.ctx.device)))
+                            if not math.isfinite(loss):
+                                raise TrainingDiverged(
+                                    f"loss is {loss} before step {step}; the last checkpoint is {self.run_dir / LAST}"
+                                )
+                        self._checkpoint(model, optimizer, generator, step, (epoch, batch_index))
+                    if final:
+                        break
+                else:  # the epoch ran out
+                    epoch, batch_index = epoch + 1, 0
+        finally:
+            bar.close()
+
+    def _step(self, model, net, optimizer, generator, batch, step: int, lr: float, iterations: int | None) -> dict[str, Tensor]:
+        cfg, ctx = self.cfg, self.ctx
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.on_train_step(step)
+        images = batch["image"].to(ctx.device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            out = net(images, refinement_steps=iterations, generator=generator)
+        out.loss.backward()
+        if ctx.distributed:
+            out = dataclasses.replace(out, nll=ctx.gather_cat(out.nll.detach()), kl=ctx.gather_cat(out.kl.detach()))
+        model.after_backward(out)
+        max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        logged = {
+            "loss": out.loss.detach().float(),
+            "nll": out.nll.detach().float().mean(),
+            "kl": out.kl.detach().float().mean(),
+            "grad_norm": grad_norm.detach().float(),
+        }
+        for key, value in out.extras.items():
+            logged.setdefault(key, torch.as_tensor(value).detach().float().mean().to(ctx.device))
+        return logged
+
+    def _reduce(self, sums: dict[str, Tensor], count: int) -> dict[str, float]:
+        keys = list(sums)
+        values = torch.stack([sums[k].to(self.ctx.device) for k in keys]) / count
+        values = self.ctx.mean(values).cpu().tolist()
+        return dict(zip(keys, values))
+
+    def _checkpoint(self, model, optimizer, generator, step: int, position: tuple[int, int]) -> None:
+        states = self.ctx.gather_objects(rng.capture(generator))
+        if self.ctx.is_main:
+            extra = {
+                "train_config": self.cfg.to_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": states,
+                "position": list(position),
+                "world_size": self.ctx.world_size,
+            }
+            save_training_checkpoint(self.run_dir, model, step, extra)
+        self.ctx.barrier()

@@ -1,0 +1,63 @@
+"""``emorl-eval train`` through cli.main: a short run and one-line errors for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import cli
+
+
+def _run(capsys, args: list[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def test_train_command_runs_and_prints_a_summary(capsys, tiny_data: Path, tmp_path: Path) -> None:
+    code, out, err = _run(capsys, ["train", "--model", "tiny", "--preset", "small", "--data", str(tiny_data),
+                                   "--out", str(tmp_path / "run"), "--steps", "3", "--seed", "1", "--device", "cpu",
+                                   "--log-every", "1", "--set", "num_slots=3", "--no-progress"])
+    assert code == 0, err
+    assert f"run: {tmp_path / 'run'}" in out and "steps_per_s" in out
+    assert (tmp_path / "run" / "checkpoint_0000003.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"--data": "missing.h5"}, "missing.h5: no such data file"),
+        ({"--preset": "nope"}, "unknown preset 'nope'"),
+        ({"--model": "nope"}, "unknown model 'nope'"),
+        ({"--set": "bogus=1"}, "--set bogus: unknown key"),
+        ({"--set": "lr=x"}, "--set lr=x: expected a value of type float"),
+        ({"--steps": "0"}, "steps=0: must be >= 1"),
+        pytest.param({"--device": "cuda:0"}, "CUDA is not available",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
+        ({"--device": "gpu0"}, "--device gpu0: not a torch device"),
+    ],
+)
+def test_bad_input_is_one_line(capsys, tiny_data: Path, tmp_path: Path, change: dict, message) -> None:
+    options = {"--model": "tiny", "--preset": "small", "--data": str(tiny_data), "--out": str(tmp_path / "r"),
+               "--steps": "1", "--device": "cpu"}
+    options.update({k: (str(tmp_path / v) if k == "--data" else v) for k, v in change.items()})
+    args = ["train", "--no-progress"] + [x for kv in options.items() for x in kv]
+    code, out, err = _run(capsys, args)
+    assert code == 2
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r" / "checkpoint_last.pt").exists()
+
+
+def test_resume_without_a_run_is_one_line(capsys, tiny_data: Path, tmp_path: Path) -> None:
+    code, _, err = _run(capsys, ["train", "--model", "tiny", "--preset", "small", "--data", str(tiny_data),
+                                 "--out", str(tmp_path / "none"), "--device", "cpu", "--resume"])
+    assert code == 2 and "nothing to resume" in err and err.count("\n") == 1
+
+
+def test_help_documents_the_steps_per_second_procedure(capsys) -> None:
+    code, out, _ = _run(capsys, ["train", "--help"])
+    assert code == 0 and "steps_per_s" in out and "torchrun --nproc_per_node=2 -m emorl_eval.train" in out

@@ -1,0 +1,37 @@
+"""The trainer serves every registered model: two steps of each ``tiny`` preset through ``train``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import models
+from emorl_eval.training import resolve_train_config, train
+from emorl_eval.training.checkpointing import LAST
+from models import presets
+
+TINY_EMORL = ["image_size=[16,16]", "num_slots=2", "latent_dim=8", "num_layers=2", "refinement_steps=1"]
+
+
+@pytest.mark.parametrize("name", models.available())
+def test_two_steps_of_every_model(name: str, dsprites16_h5: Path, tmp_path: Path) -> None:
+    if "tiny" in presets.available_presets(name):
+        preset, sets = "tiny", []
+    else:
+        preset, sets = None, TINY_EMORL if name == "emorl" else pytest.skip(f"{name} has no tiny preset")
+    cfg = resolve_train_config(name, str(dsprites16_h5), str(tmp_path / name), preset, sets=sets, steps=2,
+                               batch_size=2, log_every=1, ckpt_every=1, device="cpu", progress=False)
+    train(cfg)
+    metrics = pd.read_csv(tmp_path / name / "metrics.csv")
+    assert metrics["step"].tolist() == [1, 2]
+    assert metrics[["loss", "nll", "kl", "grad_norm"]].notna().all().all()
+    assert metrics["loss"].map(float).abs().lt(float("inf")).all()
+    model = models.load(tmp_path / name / LAST)
+    assert type(model).model_name == name
+    first = torch.load(tmp_path / name / "checkpoint_0000001.pt", weights_only=True)["state_dict"]
+    params = [k for k, p in model.named_parameters() if p.requires_grad]
+    moved = [k for k in params if not torch.equal(first[k], model.state_dict()[k])]
+    assert len(moved) > len(params) // 2, f"only {len(moved)} of {len(params)} parameters moved in step 2"

@@ -1,0 +1,91 @@
+"""--resume continues a killed run with bit-identical results to an uninterrupted run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from emorl_eval.errors import ConfigError
+from emorl_eval.training import resolve_train_config, train
+from emorl_eval.training.checkpointing import LAST
+from tests.training.doubles import TinyModel
+
+
+class Killed(Exception):
+    """Stands in for the process being killed mid-run."""
+
+
+def _config(data: Path, out: Path, sets=()):
+    # 11 steps over 24 images in batches of 4 (6 per epoch): the resume point (step 4) is
+    # mid-epoch and the run crosses an epoch boundary after it
+    return resolve_train_config(
+        "tiny", str(data), str(out), "small", steps=11, log_every=2, ckpt_every=4, device="cpu",
+        deterministic=True, progress=False, sets=["warmup_steps=3", *sets],
+    )
+
+
+def _assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        elif isinstance(a[key], dict):
+            _assert_same_state(a[key], b[key])
+        elif isinstance(a[key], list):
+            assert len(a[key]) == len(b[key])
+            for x, y in zip(a[key], b[key]):
+                _assert_same_state({"v": x}, {"v": y}) if not isinstance(x, dict) else _assert_same_state(x, y)
+        else:
+            assert a[key] == b[key], key
+
+
+def test_resume_is_bit_identical(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    full = tmp_path / "full"
+    train(_config(tiny_data, full))
+
+    killed = tmp_path / "killed"
+    real_after_backward = TinyModel.after_backward
+
+    def dying_after_backward(self, output):
+        if self.train_steps[-1] == 6:  # dies during step index 6, after the checkpoint at 4 steps
+            raise Killed
+        real_after_backward(self, output)
+
+    monkeypatch.setattr(TinyModel, "after_backward", dying_after_backward)
+    with pytest.raises(Killed):
+        train(_config(tiny_data, killed))
+    assert torch.load(killed / LAST, weights_only=True)["step"] == 4
+    monkeypatch.setattr(TinyModel, "after_backward", real_after_backward)
+    train(_config(tiny_data, killed), resume=True)
+
+    a = torch.load(full / LAST, weights_only=True)
+    b = torch.load(killed / LAST, weights_only=True)
+    assert a["step"] == b["step"] == 11
+    _assert_same_state(a["state_dict"], b["state_dict"])
+    _assert_same_state(a["extra"]["optimizer"], b["extra"]["optimizer"])
+    _assert_same_state({"rng": a["extra"]["rng"]}, {"rng": b["extra"]["rng"]})
+    assert a["extra"]["position"] == b["extra"]["position"] == [1, 5]
+
+    drop = ["steps_per_s", "images_per_s"]
+    ma = pd.read_csv(full / "metrics.csv").drop(columns=drop)
+    mb = pd.read_csv(killed / "metrics.csv").drop(columns=drop)
+    assert mb["step"].tolist() == [2, 4, 6, 8, 10, 11]  # rows of the killed run after step 4 were dropped
+    pd.testing.assert_frame_equal(ma, mb, check_exact=True)
+
+
+def test_resume_can_extend_a_finished_run(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_config(tiny_data, out))
+    longer = _config(tiny_data, out, sets=["steps=13"])
+    train(longer, resume=True)
+    assert torch.load(out / LAST, weights_only=True)["step"] == 13
+
+
+def test_resume_refuses_changed_settings(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_config(tiny_data, out, sets=["steps=2"]))
+    with pytest.raises(ConfigError, match=r"different settings \(lr: 0.01 -> 0.02"):
+        train(_config(tiny_data, out, sets=["lr=0.02"]), resume=True)
