@@ -9,6 +9,7 @@ every claimed equivariant output must be informative (slots differ by > 0.1 %)."
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
@@ -37,14 +38,16 @@ def _case_id(case) -> str:
 
 @functools.lru_cache(maxsize=None)
 def tiny_model(name: str, preset: str | None) -> models.ObjectCentricModel:
-    """``name`` at ``preset`` with K=3, D=8 and the smallest image size it accepts, seeded init
-    (layers, refinement steps, decoder kind, prior variant stay as the preset has them)."""
+    """``name`` at ``preset`` with K=3, D=8 (where the config has these fields) and the smallest
+    image size it accepts, seeded init (layers, steps, decoder kind, prior variant stay as the
+    preset has them)."""
+    fields = {f.name for f in dataclasses.fields(models.model_class(name).config_class)}
+    small = {k: v for k, v in {"num_slots": NUM_SLOTS, "latent_dim": LATENT_DIM}.items() if k in fields}
     last = None
     for side in IMAGE_SIDES:
         torch.manual_seed(0)
         try:
-            return models.build(name, preset=preset, num_slots=NUM_SLOTS, latent_dim=LATENT_DIM,
-                                image_size=(side, side)).eval()
+            return models.build(name, preset=preset, image_size=(side, side), **small).eval()
         except ConfigError as err:
             last = err
     raise AssertionError(f"{name}/{preset}: no small size accepted: {last}")
@@ -89,7 +92,10 @@ def test_claimed_properties_hold_in_float64(case):
     table = sym.check_model(generic_model(*case), batch_size=2, seeds=[0], num_perms=1, dtype=torch.float64)
     claimed = table[table["claimed"]]
     assert claimed["passed"].all(), _describe(claimed[~claimed["passed"]])
-    assert claimed["rel_dev"].max() < 1e-11, _describe(claimed)
+    assert claimed.empty or claimed["rel_dev"].max() < 1e-11, _describe(claimed)
+    if not tiny_model(*case).slot_equivariant:
+        # an ordered model's asymmetry is real, not rounding: it survives float64
+        assert (~table.loc[~table["claimed"], "passed"]).any(), _describe(table)
 
 
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=_case_id)
