@@ -47,6 +47,15 @@ def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float
     """Generate a built-in dataset into an EfficientMORL-layout .h5 file (atomic write).
 
     Example: emorl-eval data generate --dataset tetrominoes --num 1000 --seed 0 --out data/tetrominoes.h5
+
+    \b
+    Generator options (--option KEY=VALUE):
+      tetrominoes        num_objects (3), shapes (codes 0..18, default all)
+      multi_dsprites     min_objects (2), max_objects (5), size (64)
+      textured_dsprites  min_objects (2), max_objects (5), size (64)
+      clevr_like         size (96; 128 for EMORL's clevr-large), min_objects (3),
+                         max_objects (6), supersample (1), jitter (true),
+                         min_visible_pixels (25 at 96 px)
     """
     import time
 
@@ -84,7 +93,11 @@ def info_cmd(file: Path) -> None:
     info = file_info(file)
     kind = "official EfficientMORL file (schema inferred)" if info.official else "emorl-eval file"
     click.echo(f"{info.path}: {info.dataset_name}, {kind}")
-    click.echo(f"image size {info.image_size[0]}x{info.image_size[1]}, max objects M={info.max_objects}")
+    size = f"image size {info.image_size[0]}x{info.image_size[1]}"
+    if info.clevr_crop:
+        size += (f" (EMORL crop of the stored 240x320 frames; masks {info.mask_size[0]}x{info.mask_size[1]}, "
+                 "use ObjectsDataset(..., clevr_image_size=128) for 128x128)")
+    click.echo(f"{size}, max objects M={info.max_objects}")
     if "seed" in info.attrs and int(info.attrs["seed"]) >= 0:
         click.echo(f"generated with seed {info.attrs['seed']}, options {info.attrs.get('options', '{}')}")
     click.echo("factors: " + (", ".join(
