@@ -47,6 +47,15 @@ def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float
     """Generate a built-in dataset into an EfficientMORL-layout .h5 file (atomic write).
 
     Example: emorl-eval data generate --dataset tetrominoes --num 1000 --seed 0 --out data/tetrominoes.h5
+
+    \b
+    Generator options (--option KEY=VALUE):
+      tetrominoes        num_objects (3), shapes (codes 0..18, default all)
+      multi_dsprites     min_objects (2), max_objects (5), size (64)
+      textured_dsprites  min_objects (2), max_objects (5), size (64)
+      clevr_like         size (96; 128 for EMORL's clevr-large), min_objects (3),
+                         max_objects (6), supersample (1), jitter (true),
+                         min_visible_pixels (25 at 96 px)
     """
     import time
 

@@ -27,11 +27,12 @@ def decompose(ckpt, preset, data, split, refinement_steps, seed, device, num, st
     """Scene decompositions (Figures 16-18): per image, the image, reconstruction, masks (argmax
     slot colours) and each slot's masked component."""
     from emorl_eval.reports.figures import decompose_figure
-    from emorl_eval.reports.inference import load_checkpoint, load_images
+    from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
 
     device = resolve_device(device)
     model = load_checkpoint(ckpt, preset, device)
     images = load_images(data, num, start, split)
+    check_size(model, images, data)
     out = out or Path("reports/figures") / f"{run_name(ckpt)}_decompose.png"
     path = decompose_figure(model, images, out, refinement_steps=refinement_steps, seed=seed,
                             cell_px=cell_px, device=device)
@@ -58,11 +59,12 @@ def traverse(ckpt, preset, data, split, refinement_steps, seed, device, index, r
 
     from emorl_eval.errors import ConfigError
     from emorl_eval.reports.figures import traverse_figure
-    from emorl_eval.reports.inference import load_checkpoint, load_images
+    from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
 
     device = resolve_device(device)
     model = load_checkpoint(ckpt, preset, device)
     images = load_images(data, max(range_images, 1), 0, split)
+    check_size(model, images, data)
     if not 0 <= index < len(images):
         raise ConfigError(f"--index {index}: only {len(images)} images loaded (see --range-images)")
     # the traversed image first, so that image_index=0 refers to it
@@ -86,11 +88,12 @@ def stages(ckpt, preset, data, split, refinement_steps, seed, device, index, cel
     """Intermediate posteriors (Figure 15): per inference stage the reconstruction, masks and
     attention of one image (forward with decode_stages=True)."""
     from emorl_eval.reports.figures import stages_figure
-    from emorl_eval.reports.inference import load_checkpoint, load_images
+    from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
 
     device = resolve_device(device)
     model = load_checkpoint(ckpt, preset, device)
     image = load_images(data, 1, index, split)[0]
+    check_size(model, image[None], data)
     out = out or Path("reports/figures") / f"{run_name(ckpt)}_stages.png"
     path, names = stages_figure(model, image, out, refinement_steps=refinement_steps, seed=seed,
                                 cell_px=cell_px, device=device)

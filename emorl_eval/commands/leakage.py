@@ -30,13 +30,14 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
     slot's own mask (before or after the change), averaged over images, slots and active
     dimensions. 0 = slots are independent; near (K-1)/K = changes spread over the scene. The
     exact formula is in emorl_eval/reports/leakage.py."""
-    from emorl_eval.reports.inference import load_checkpoint, load_images
+    from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
     from emorl_eval.reports.leakage import leakage_figure, measure_leakage
     from emorl_eval.reports.tables import to_markdown
 
     device = resolve_device(device)
     model = load_checkpoint(ckpt, preset, device)
     ref = load_images(data, max(range_images, num), 0, split)
+    check_size(model, ref, data)
     images = ref[:num]
     result = measure_leakage(model, images, range_images=ref, dims_per_slot=dims_per_slot, steps=steps,
                              min_change=min_change, refinement_steps=refinement_steps, seed=seed,

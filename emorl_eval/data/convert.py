@@ -44,6 +44,8 @@ def convert_tfrecord(src: str | os.PathLike, dataset: str, out: str | os.PathLik
         raise ConfigError(f"unknown TFRecord dataset {dataset!r}; choose one of {', '.join(SCHEMAS)}")
     schema = SCHEMAS[dataset]
     src = Path(src)
+    if not src.is_file():
+        raise DataError(f"{src}: no such file")
     specs = list(schema.factor_specs)
     disc = [j for j, s in enumerate(specs) if s.is_discrete]
     max_code = np.full(len(specs), -1.0)

@@ -68,7 +68,7 @@ class H5Writer:
 
     Use as a context manager: the data go to a temporary file beside ``path`` that replaces
     ``path`` (``os.replace``) only when the block ends without error; otherwise it is deleted.
-    Datasets grow as rows are appended (gzip, chunks of about 256 KB), so the number of rows need
+    Datasets grow as rows are appended (gzip, chunks of about 64 KB), so the number of rows need
     not be known in advance. Every split in ``splits`` exists in the file, empty if nothing was
     appended to it.
     """
@@ -97,9 +97,9 @@ class H5Writer:
             opts = {"compression": self._compression}
             if self._compression == "gzip":
                 opts["compression_opts"] = 4
-        # ~256 KB chunks: random access (shuffled training) decompresses little beyond the row
+        # ~64 KB chunks: random access (shuffled training) decompresses little beyond the row
         row_bytes = int(np.prod(row_shape)) * np.dtype(dtype).itemsize
-        rows = int(np.clip((256 << 10) // max(row_bytes, 1), 1, 1024))
+        rows = int(np.clip((64 << 10) // max(row_bytes, 1), 1, 1024))
         group.create_dataset(key, (0, *row_shape), dtype, maxshape=(None, *row_shape),
                              chunks=(rows, *row_shape), **opts)
 

@@ -37,6 +37,10 @@ def save_preview(path: str | os.PathLike, out: str | os.PathLike, num: int = 8, 
     rows = read_scenes(path, split, start, start + num)
     images, labels = rows["image"], rows["masks"]
     n = images.shape[0]
+    if n == 0:
+        from emorl_eval.errors import DataError
+
+        raise DataError(f"{path}: split {split!r} has {rows['num']} images, none from index {start}")
     num_ids = rows["visibility"].shape[1] + 1
     fig, axes = plt.subplots(max(n, 1), 2, figsize=(4.0, 2.0 * max(n, 1)), squeeze=False)
     for i in range(n):

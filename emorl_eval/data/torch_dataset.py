@@ -29,13 +29,17 @@ class ObjectsDataset(Dataset):
         path: the ``.h5`` file.
         split: group name, ``"train"`` or ``"test"``.
         clevr_image_size: output image size for official raw 240x320 CLEVR files (96 or 128).
+        in_memory: read the whole split into memory on first access (per process; fast random
+            access for small datasets such as Tetrominoes).
 
     Raises:
         DataError: missing file, split or keys, or wrong shapes.
     """
 
-    def __init__(self, path: str | os.PathLike, split: str = "test", clevr_image_size: int = 96):
+    def __init__(self, path: str | os.PathLike, split: str = "test", clevr_image_size: int = 96,
+                 in_memory: bool = False):
         self.path = Path(path)
+        self.in_memory = in_memory
         self.split = split
         self.clevr_image_size = clevr_image_size
         with open_h5(self.path) as h:
@@ -45,6 +49,7 @@ class ObjectsDataset(Dataset):
         self.layout = layout
         self._handle = None
         self._pid = None
+        self._datasets = None
 
     # -- attributes of the contract
     @property
@@ -66,20 +71,25 @@ class ObjectsDataset(Dataset):
     def __len__(self) -> int:
         return self._len
 
-    def _group(self):
+    def _arrays(self):
+        """``(imgs, masks, factors or None)`` h5py datasets of this process's handle."""
         # reopen after fork: h5py handles must not be shared between processes
         if self._handle is None or self._pid != os.getpid():
             self._handle = open_h5(self.path)
             self._pid = os.getpid()
-        return self._handle[self.split]
+            g = self._handle[self.split]
+            self._datasets = (g["imgs"], g["masks"], g["factors"] if "factors" in g else None)
+            if self.in_memory:  # decompress the split once (per process) for fast random access
+                self._datasets = tuple(None if d is None else d[:] for d in self._datasets)
+        return self._datasets
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         if not -self._len <= index < self._len:
             raise IndexError(f"index {index} out of range for {self._len} items")
         index = int(index) % self._len
-        g = self._group()
-        factors = g["factors"][index:index + 1] if "factors" in g else None
-        rows = decode_rows(self.layout, g["imgs"][index:index + 1], g["masks"][index:index + 1], factors)
+        imgs, masks, factors = self._arrays()
+        rows = decode_rows(self.layout, imgs[index:index + 1], masks[index:index + 1],
+                           None if factors is None else factors[index:index + 1])
         return {
             "image": torch.from_numpy(rows["image"][0]),
             "masks": torch.from_numpy(rows["masks"][0]),
@@ -92,12 +102,14 @@ class ObjectsDataset(Dataset):
         state = dict(self.__dict__)
         state["_handle"] = None
         state["_pid"] = None
+        state["_datasets"] = None
         return state
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+            self._datasets = None
 
     def __repr__(self) -> str:
         return (f"ObjectsDataset({str(self.path)!r}, split={self.split!r}: {self._len} images "

@@ -128,8 +128,7 @@ def stages_figure(model, image: Tensor, path: str | Path, refinement_steps: int 
             row += [None] * (1 + k)
         if has_attention:
             if s.attention is not None:
-                att = s.attention[0].detach()
-                att = att / att.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]  # per-slot scale
+                att = s.attention[0].detach()  # normalised over K, shown like the masks
                 row += [to_hwc(att[j]) for j in range(k)]
             else:
                 row += [None] * k

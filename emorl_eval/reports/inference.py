@@ -47,11 +47,13 @@ def load_checkpoint(ckpt: str | Path, preset: str | None = None, device: str = "
     return model.to(device).eval()
 
 
-def check_size(model, images: Tensor) -> None:
-    """Raise DataError when the images do not have the size the model was built for."""
+def check_size(model, images: Tensor, source: str | Path | None = None) -> None:
+    """Raise DataError (naming ``source``, the data file) when the images do not have the size
+    the model was built for."""
     size = tuple(images.shape[-2:])
     if tuple(model.image_size) != size:
-        raise DataError(f"images are {size[0]}x{size[1]} but the model expects "
+        where = f"{source}: " if source else ""
+        raise DataError(f"{where}images are {size[0]}x{size[1]} but the model expects "
                         f"{model.image_size[0]}x{model.image_size[1]}")
 
 

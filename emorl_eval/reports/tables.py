@@ -137,8 +137,10 @@ def display_table(agg: pd.DataFrame, metrics: Iterable[str] = ("ari", "mse", "kl
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub Markdown table of a DataFrame of strings/numbers (``|`` escaped)."""
+    """A GitHub Markdown table of a DataFrame of strings/numbers (``|`` escaped, NaN as ``-``)."""
     def cell(v: Any) -> str:
+        if isinstance(v, float) and math.isnan(v):
+            return "-"
         return str(v).replace("|", r"\|")
 
     lines = ["| " + " | ".join(cell(c) for c in df.columns) + " |",

@@ -51,6 +51,8 @@ def test_generate_option(tmp_path):
     (["data", "show", "{tmp}/missing.h5"], "missing.h5: no such file"),
     (["data", "generate", "--dataset", "tetrominoes", "--num", "3", "--out", "{tmp}/x.h5", "--option", "bogus=1"],
      "has no option bogus"),
+    (["data", "convert", "{tmp}/missing.tfrecords", "--dataset", "clevr", "--out", "{tmp}/x.h5"],
+     "missing.tfrecords: no such file"),
 ])
 def test_errors_are_one_line(tmp_path, args, message):
     args = [a.format(tmp=tmp_path) for a in args]
@@ -58,3 +60,12 @@ def test_errors_are_one_line(tmp_path, args, message):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert proc.stderr.startswith("error: ") and message in proc.stderr
+
+
+def test_show_empty_split_is_an_error(tmp_path):
+    out = tmp_path / "t.h5"
+    run("data", "generate", "--dataset", "tetrominoes", "--num", "4", "--out", str(out), "--test-fraction", "0")
+    from emorl_eval.errors import DataError
+
+    with pytest.raises(DataError, match="split 'test' has 0 images"):
+        run("data", "show", str(out))

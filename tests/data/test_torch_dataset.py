@@ -62,3 +62,12 @@ def test_errors(tmp_path, tetro_file):
         ObjectsDataset(tmp_path / "missing.h5")
     with pytest.raises(DataError, match="no split 'val'"):
         ObjectsDataset(tetro_file, split="val")
+
+
+def test_in_memory_items_equal_lazy_items(tetro_file):
+    lazy, mem = ObjectsDataset(tetro_file, "train"), ObjectsDataset(tetro_file, "train", in_memory=True)
+    for i in (0, 7):
+        a, b = lazy[i], mem[i]
+        for key in ("image", "masks", "visibility", "factors"):
+            assert torch.equal(a[key], b[key])
+    assert isinstance(mem._datasets[0], np.ndarray)

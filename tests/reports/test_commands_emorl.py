@@ -112,6 +112,12 @@ def test_bad_inputs_are_one_line_errors(tiny_ckpt: Path, tiny_h5: Path, tmp_path
     with pytest.raises(SystemExit):
         cli.main(["figures", "decompose", "--ckpt", str(tmp_path / "nope.pt"), "--data", str(tiny_h5)])
     assert capsys.readouterr().err.startswith("error:")
+    small = checkpoints.save_checkpoint(tmp_path / "small.pt", models.build("emorl", preset="tetrominoes",
+                                                                         image_size=(16, 16), **TINY), step=0)
+    with pytest.raises(SystemExit):
+        cli.main(["leakage", "--ckpt", str(small), "--data", str(tiny_h5), "--out", str(tmp_path / "l")])
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tiny_h5}: images are 35x35 but the model expects 16x16"
 
 
 def test_report_with_data(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path) -> None:
