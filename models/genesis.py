@@ -452,8 +452,15 @@ class Genesis(ObjectCentricModel):
             components=out["components"],
             latents=out["latents"],
             stages=[stage],
-            extras={"geco_beta": self.geco_beta.detach().clone(), "geco_err_ema": self.geco_err_ema.detach().clone()},
+            extras=self._geco_extras(nll),
         )
+
+    def _geco_extras(self, nll: Tensor) -> dict[str, Tensor]:
+        """GECO diagnostics; before the first update the EMA shows the batch NLL it starts from."""
+        ema = self.geco_err_ema.detach()
+        if torch.isnan(ema):
+            ema = nll.detach().mean().to(ema)
+        return {"geco_beta": self.geco_beta.detach().clone(), "geco_err_ema": ema.clone()}
 
     # --- training hooks ------------------------------------------------------------------------
     def after_backward(self, output: ModelOutput) -> None:

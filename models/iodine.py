@@ -306,7 +306,10 @@ class IODINE(ObjectCentricModel):
 
             raise ConfigError(f"refinement_steps must be >= 0, got {steps}")
         b = images.shape[0]
-        eps = randn((b, self.num_slots, steps + 1, self.latent_dim), images, generator)
+        # one draw per decoded step, in order: runs with different I share their first steps' noise
+        eps = torch.stack(
+            [randn((b, self.num_slots, self.latent_dim), images, generator) for _ in range(steps + 1)], dim=2
+        )
         needs_graph = torch.is_grad_enabled() and self.training
         with torch.enable_grad():
             out = self._run(images, eps, keep_graph=needs_graph, decode_stages=decode_stages)

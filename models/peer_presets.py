@@ -2,8 +2,9 @@
 
 ``models.presets`` loads this table lazily for the names in :data:`PEER_MODELS` (see
 :func:`register`). A preset is a dict of config-field overrides over the model's config dataclass
-defaults; every preset of a model shares the model's training defaults, which the trainer reads (``steps``, ``batch_size``, ``lr``, ``warmup_steps``,
-``clip_grad_norm``, ``refinement_curriculum``). Sources:
+defaults; every preset of a model shares the model's training defaults, which the trainer reads
+(``steps``, ``batch_size``, ``lr``, ``warmup_steps``, ``clip_grad_norm``,
+``refinement_curriculum``; IODINE's curriculum is the preset's fixed I). Sources:
 
 * GENESIS: the official GENESIS flags (applied-ai-lab/genesis: K_steps per dataset, GMM sigma
   0.7, GECO goal 0.5655 per pixel-channel *with* the 0.5 log 2 pi constant -> -0.3534 in our
@@ -105,7 +106,7 @@ _IODINE_TRAINING = {
     "lr": 4e-4,
     "warmup_steps": 0,
     "clip_grad_norm": None,
-    "refinement_curriculum": [[0, 4]],
+    "refinement_curriculum": [],  # per preset: [[0, I]] with the preset's I (see register)
 }
 
 #: model name -> (presets, training defaults shared by its presets, default preset)
@@ -122,9 +123,11 @@ def register(name: str) -> None:
     from models.presets import register_presets
 
     presets, training, default = PEER_MODELS[name]
-    register_presets(
-        name,
-        copy.deepcopy(presets),
-        {preset: copy.deepcopy(training) for preset in presets},
-        default=default,
-    )
+    per_preset = {preset: copy.deepcopy(training) for preset in presets}
+    if name == "iodine":  # trained with its preset's I throughout
+        from models.iodine import IODINEConfig
+
+        for preset, values in presets.items():
+            steps = values.get("refinement_steps", IODINEConfig.refinement_steps)
+            per_preset[preset]["refinement_curriculum"] = [[0, int(steps)]]
+    register_presets(name, copy.deepcopy(presets), per_preset, default=default)

@@ -93,7 +93,11 @@ def info_cmd(file: Path) -> None:
     info = file_info(file)
     kind = "official EfficientMORL file (schema inferred)" if info.official else "emorl-eval file"
     click.echo(f"{info.path}: {info.dataset_name}, {kind}")
-    click.echo(f"image size {info.image_size[0]}x{info.image_size[1]}, max objects M={info.max_objects}")
+    size = f"image size {info.image_size[0]}x{info.image_size[1]}"
+    if info.clevr_crop:
+        size += (f" (EMORL crop of the stored 240x320 frames; masks {info.mask_size[0]}x{info.mask_size[1]}, "
+                 "use ObjectsDataset(..., clevr_image_size=128) for 128x128)")
+    click.echo(f"{size}, max objects M={info.max_objects}")
     if "seed" in info.attrs and int(info.attrs["seed"]) >= 0:
         click.echo(f"generated with seed {info.attrs['seed']}, options {info.attrs.get('options', '{}')}")
     click.echo("factors: " + (", ".join(

@@ -36,6 +36,9 @@ from emorl_eval.commands._common import parse_int_list, resolve_device, run_name
 @click.option("--preset", default=None, help="Preset for official EfficientMORL checkpoints (they store no config).")
 @click.option("--refinement-steps", "-I", "refinement_steps", default=None, type=click.IntRange(min=0),
               help="Test-time refinement steps I [default: the model's config; ignored without refinement].")
+@click.option("--masks-from", type=click.Choice(["output", "latents"]), default="output", show_default=True,
+              help="Masks matched to objects: the model's output masks, or the codes decoded with "
+                   "model.decode (the reference's masks of the posterior means).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--out", default=None, type=click.Path(path_type=Path),
               help="Output folder [default: reports/dci/<run>].")
@@ -44,7 +47,7 @@ from emorl_eval.commands._common import parse_int_list, resolve_device, run_name
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
 def dci(ckpts: tuple[Path, ...], data: Path, split: str, num: int, protocol: str, seed: int, seeds: str | None,
         active_only: bool, threshold: float, n_jobs: int, batch_size: int, preset: str | None,
-        refinement_steps: int | None, device: str, out: Path | None, figure: Path | None, progress: bool) -> None:
+        refinement_steps: int | None, masks_from: str, device: str, out: Path | None, figure: Path | None, progress: bool) -> None:
     """DCI (disentanglement, completeness, informativeness) of slot codes on matched objects.
 
     For each of the first NUM test images: the model's K slot codes (EfficientMORL: final
@@ -71,7 +74,7 @@ def dci(ckpts: tuple[Path, ...], data: Path, split: str, num: int, protocol: str
     result = run_dci(list(ckpts), data, seeds=seed_list, num=num, protocol=protocol, active_only=active_only,
                      threshold=threshold, split=split, preset=preset, batch_size=batch_size,
                      refinement_steps=refinement_steps, n_jobs=n_jobs, device=resolve_device(device),
-                     progress=progress)
+                     progress=progress, masks_from=masks_from)
     paths = write_dci(result, out, figure)
     click.echo(markdown(result), nl=False)
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -23,7 +23,6 @@ import numpy as np
 
 from emorl_eval.data.layouts import Layout, resolve_layout, root_attrs
 from emorl_eval.data.scenes import SceneArrays
-from emorl_eval.data.schema import FactorSpec
 from emorl_eval.errors import ConfigError, DataError
 
 SPLITS = ("train", "test")
@@ -38,12 +37,13 @@ def labels_to_onehot(labels: np.ndarray, num_entities: int) -> np.ndarray:
 def onehot_to_labels(masks: np.ndarray) -> np.ndarray:
     """Masks ``[..., K, H, W, 1]`` or ``[..., K, H, W]`` (0/255 or 0/1) -> label maps ``[..., H, W]``.
 
-    A pixel gets the first entity whose mask is on (> half of its maximum 255 or 1); pixels no
-    entity claims are background (0), as in EfficientMORL's ``lib/metrics.py``.
+    A pixel gets the first entity whose mask is on (> half of the on value: 255 for DeepMind
+    masks, 1 for 0/1 masks); pixels no entity claims are background (0), as in EfficientMORL's
+    ``lib/metrics.py``.
     """
     if masks.shape[-1] == 1 and masks.ndim >= 4:
         masks = masks[..., 0]
-    thresh = 127 if masks.dtype == np.uint8 or masks.max(initial=0) > 1.5 else 0.5
+    thresh = 127.5 if masks.max(initial=0) > 1 else 0.5
     on = masks > thresh
     return np.argmax(on, axis=-3).astype(np.int64)
 

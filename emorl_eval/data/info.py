@@ -30,6 +30,8 @@ class FileInfo:
     factor_specs: list[FactorSpec]
     max_objects: int
     image_size: tuple[int, int]
+    mask_size: tuple[int, int]
+    clevr_crop: bool
     splits: list[SplitInfo]
     attrs: dict
 
@@ -64,4 +66,4 @@ def file_info(path: str | os.PathLike, max_scan: int = 2000) -> FileInfo:
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in h.attrs.items()}
     assert layout is not None
     return FileInfo(path, layout.dataset_name, layout.official, layout.factor_specs, max_objects,
-                    layout.image_size, splits, attrs)
+                    layout.image_size, layout.mask_size, layout.clevr_crop, splits, attrs)

@@ -49,17 +49,18 @@ def sample_sprites(rng: np.random.Generator, num: int, min_objects: int, max_obj
 
 def paint_sprites(canvas: np.ndarray, labels: np.ndarray, params: dict[str, np.ndarray], textures) -> None:
     """Paint sprites in slot order onto ``canvas`` float ``[N, H, W, 3]`` and ``labels``
-    uint8 ``[N, H, W]`` in place. ``textures(slot, u, v) -> float [N, H, W, 3]`` gives each
-    sprite's colour at its local coordinates ``u, v``."""
+    uint8 ``[N, H, W]`` in place. ``textures(slot, image_index [P], u [P], v [P]) -> float
+    [P, 3]`` gives the colour of the ``P`` pixels a sprite covers, from their image index and
+    sprite-local coordinates."""
     size = canvas.shape[1]
     for m in range(params["x"].shape[1]):
         cx = MARGIN + (1 - 2 * MARGIN) * params["x"][:, m]
         cy = MARGIN + (1 - 2 * MARGIN) * params["y"][:, m]
         u, v = sprite_local_coords(size, cx, cy, params["scale"][:, m], params["orientation"][:, m])
         hit = inside(params["shape"][:, m], u, v) & params["present"][:, m, None, None]
-        colour = textures(m, u, v)
-        canvas[hit] = colour[hit]
-        labels[hit] = m + 1
+        idx = np.nonzero(hit)
+        canvas[idx] = textures(m, idx[0], u[idx], v[idx])
+        labels[idx] = m + 1
 
 
 def generate_multi_dsprites(num: int, seed: int, min_objects: int = 2, max_objects: int = 5,
@@ -82,8 +83,7 @@ def generate_multi_dsprites(num: int, seed: int, min_objects: int = 2, max_objec
 
     canvas = np.broadcast_to(grey[:, None, None, None], (num, size, size, 3)).copy()
     labels = np.zeros((num, size, size), dtype=np.uint8)
-    paint_sprites(canvas, labels, p,
-                  lambda m, u, v: np.broadcast_to(rgb[:, m, None, None, :], u.shape + (3,)))
+    paint_sprites(canvas, labels, p, lambda m, n, u, v: rgb[n, m])
 
     factors = np.stack([p["x"], p["y"], p["scale"], p["orientation"], p["shape"],
                         rgb[..., 0], rgb[..., 1], rgb[..., 2]], axis=-1).astype(np.float32)

@@ -41,8 +41,8 @@ BACKGROUND_AMPLITUDE = 0.08
 
 
 def pattern_select(pattern: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """bool ``[N, H, W]``: True where colour B shows, for pattern codes ``pattern`` ``[N]``."""
-    pattern = pattern[:, None, None]
+    """bool ``[P]``: True where colour B shows at sprite-local points ``u, v`` ``[P]`` of
+    sprites with pattern codes ``pattern`` ``[P]``."""
     stripes = np.floor(u / PERIOD) % 2 == 1
     checker = (np.floor(u / PERIOD) + np.floor(v / PERIOD)) % 2 == 1
     rings = np.floor(np.sqrt(u * u + v * v) / PERIOD) % 2 == 1
@@ -84,9 +84,9 @@ def generate_textured_dsprites(num: int, seed: int, min_objects: int = 2, max_ob
     canvas = background_texture(bg_hsv, size)
     labels = np.zeros((num, size, size), dtype=np.uint8)
 
-    def texture(m: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        use_b = pattern_select(pattern[:, m], u, v)[..., None]
-        return np.where(use_b, col_b[:, m, None, None, :], col_a[:, m, None, None, :])
+    def texture(m: int, n: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        use_b = pattern_select(pattern[n, m], u, v)[:, None]
+        return np.where(use_b, col_b[n, m], col_a[n, m])
 
     paint_sprites(canvas, labels, p, texture)
     factors = np.stack([p["x"], p["y"], p["scale"], p["orientation"], p["shape"], pattern,

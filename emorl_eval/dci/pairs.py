@@ -68,6 +68,7 @@ def extract_matched_pairs(
     refinement_steps: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    masks_from: str = "output",
 ) -> MatchedPairs:
     """Run ``model`` on the first ``num`` images of ``dataset`` and collect matched pairs.
 
@@ -80,6 +81,10 @@ def extract_matched_pairs(
         refinement_steps: test-time refinement steps I (None = the model's configured value).
         device: where the model runs.
         progress: tqdm bar on stderr.
+        masks_from: ``"output"`` matches with ``ModelOutput.masks`` (the final stage's decoded
+            masks; EfficientMORL decodes them from a posterior sample); ``"latents"`` decodes the
+            codes themselves with ``model.decode(latents)`` first, as the reference ``eval.py``
+            did (masks of the posterior means); only for models whose latents are in decoder space.
 
     Returns:
         :class:`MatchedPairs`.
@@ -98,6 +103,8 @@ def extract_matched_pairs(
         raise DataError(f"dataset {name} has no ground-truth object factors: DCI needs them")
     if len(dataset) == 0:
         raise DataError(f"dataset {name} has no images")
+    if masks_from not in ("output", "latents"):
+        raise ConfigError(f"masks_from: {masks_from!r} is not 'output' or 'latents'")
     if batch_size < 1 or (num is not None and num < 1):
         raise ConfigError(f"batch size and number of images must be >= 1, got {batch_size} and {num}")
     _check_compatible(model, dataset)
@@ -119,7 +126,15 @@ def extract_matched_pairs(
             if batch["factors"].shape[-1] != len(specs):
                 raise DataError(f"dataset {name}: factors have {batch['factors'].shape[-1]} columns but "
                                 f"{len(specs)} factor specs")
-            got = match_pairs(out.latents, out.masks, batch["masks"], batch["visibility"], batch["factors"])
+            masks = out.masks
+            if masks_from == "latents":
+                try:
+                    with torch.no_grad():
+                        masks = model.decode(out.latents).masks
+                except (NotImplementedError, RuntimeError) as err:
+                    raise ConfigError(f"model {getattr(model, 'model_name', type(model).__name__)} cannot decode "
+                                      f"its latents ({type(err).__name__}): use masks_from='output'") from None
+            got = match_pairs(out.latents, masks, batch["masks"], batch["visibility"], batch["factors"])
             parts["codes"].append(got.codes)
             parts["factors"].append(got.factors)
             parts["ious"].append(got.ious)

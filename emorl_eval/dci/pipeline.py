@@ -37,7 +37,7 @@ SCORE_COLUMNS: dict[str, str] = {
 }
 ID_COLUMNS: tuple[str, ...] = (
     "model", "preset", "dataset", "split", "checkpoint", "checkpoint_step", "seed", "protocol", "active_only",
-    "refinement_steps",
+    "refinement_steps", "masks_from",
 )
 
 
@@ -146,6 +146,7 @@ def run_dci(
     n_jobs: int | None = None,
     device: str = "cpu",
     progress: bool = True,
+    masks_from: str = "output",
     loader: Callable[..., tuple[Any, Any, dict[str, Any]]] | None = None,
 ) -> DCIResult:
     """DCI for every (checkpoint, seed).
@@ -172,7 +173,8 @@ def run_dci(
         model, dataset, meta = loader(ckpt, data, split=split, preset=preset, device=device)
         for seed in seeds:
             pairs = extract_matched_pairs(model, dataset, num=num, seed=seed, batch_size=batch_size,
-                                          refinement_steps=refinement_steps, device=device, progress=progress)
+                                          refinement_steps=refinement_steps, device=device, progress=progress,
+                                          masks_from=masks_from)
             row, importance = score_pairs(pairs, seed=seed, protocol=protocol, active_only=active_only,
                                           threshold=threshold, n_jobs=n_jobs, progress=progress)
             ident = {
@@ -186,6 +188,7 @@ def run_dci(
                 "protocol": protocol,
                 "active_only": bool(active_only),
                 "refinement_steps": pairs.refinement_steps,
+                "masks_from": masks_from,
             }
             rows.append({**ident, **row})
             importance.insert(0, "seed", int(seed))

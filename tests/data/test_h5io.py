@@ -52,6 +52,7 @@ def test_onehot_label_conversion_round_trip():
     np.testing.assert_array_equal(onehot_to_labels(onehot), labels)
     # float 0/1 masks (as EfficientMORL transposes them) decode the same way
     np.testing.assert_array_equal(onehot_to_labels(onehot[..., 0].astype(np.float32) / 255), labels)
+    np.testing.assert_array_equal(onehot_to_labels(onehot // 255), labels)  # uint8 0/1 masks
 
 
 def test_write_is_atomic_on_failure(tmp_path, monkeypatch):

@@ -94,3 +94,31 @@ def test_vectorised_crc_equals_bytewise_loop():
     data = np.random.default_rng(1).integers(0, 256, 70_001, dtype=np.uint8).tobytes()
     assert _crc_register_vectorised(0xFFFFFFFF, data) == _crc_bytes(0xFFFFFFFF, data)
     assert _crc_register_vectorised(0x12345678, data[:5000]) == _crc_bytes(0x12345678, data[:5000])
+
+
+def test_round_trip_property():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    names = st.text(alphabet="abcdefghij_", min_size=1, max_size=8)
+    values = st.one_of(
+        arrays(np.uint8, st.integers(0, 40)),
+        arrays(np.float32, st.integers(0, 10), elements=st.floats(-1e6, 1e6, width=32)),
+        st.lists(st.integers(-2**62, 2**62), max_size=10).map(lambda v: np.array(v, dtype=np.int64)),
+        st.lists(st.binary(min_size=2, max_size=6), min_size=1, max_size=4),
+    )
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.dictionaries(names, values, max_size=4))
+    def check(features):
+        parsed = parse_example(encode_example(features))
+        assert set(parsed) == set(features)
+        for key, value in features.items():
+            got = parsed[key]
+            if isinstance(value, list):
+                assert got == value or (all(len(v) == 1 for v in value) and bytes(got) == b"".join(value))
+            else:
+                np.testing.assert_array_equal(np.asarray(got).astype(value.dtype), value)
+
+    check()

@@ -64,11 +64,11 @@ def test_dci_writes_its_files_and_is_deterministic(tiny_ckpt, tiny_h5, tmp_path,
 
 def test_seeds_aggregate_into_mean_and_std(tiny_ckpt, tiny_h5, tmp_path, capsys) -> None:
     code, out, err = run(["dci", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5),
-                          "--num", "4", "--seeds", "1,2", "--protocol", "regression", "--n-jobs", "1",
+                          "--num", "4", "--seeds", "1,2", "--protocol", "regression", "--n-jobs", "1", "--masks-from", "latents",
                           "--no-progress", "--out", str(tmp_path), "--figure", str(tmp_path / "f.png")], capsys)
     assert code == 0, err
     runs = pd.read_csv(tmp_path / "dci.csv")
-    assert runs["seed"].tolist() == [1, 2]
+    assert runs["seed"].tolist() == [1, 2] and runs["masks_from"].eq("latents").all()
     summary = pd.read_csv(tmp_path / "dci_summary.csv")
     assert summary["n_runs"].tolist() == [2]
     assert summary["completeness_std"].iloc[0] == pytest.approx(runs["completeness"].std(ddof=1))

@@ -7,9 +7,9 @@ import pytest
 
 from emorl_eval.dci import extract_matched_pairs
 from emorl_eval.dci.pipeline import run_dci, score_pairs
-from emorl_eval.errors import DataError
+from emorl_eval.errors import ConfigError, DataError
 
-from .oracle import SHIFT, OracleDataset, OracleModel
+from .oracle import SHIFT, OracleConfig, OracleDataset, OracleModel
 
 
 def test_pairs_of_the_oracle_are_exact() -> None:
@@ -24,6 +24,14 @@ def test_pairs_of_the_oracle_are_exact() -> None:
     np.testing.assert_array_equal(pairs.codes[:, 1], 0.0)
     np.testing.assert_array_equal(pairs.factors[:, 1], pairs.object_index + 1)
     assert [s.name for s in pairs.factor_specs] == ["size", "kind"]
+
+
+def test_fewer_slots_than_objects() -> None:
+    pairs = extract_matched_pairs(OracleModel(OracleConfig(num_slots=2)), OracleDataset(n=4), num=None,
+                                  progress=False)
+    assert pairs.num_visible == 2 + 2 * 3  # image 0 empty, image 1 two visible, images 2, 3 three
+    assert len(pairs) == 2 * 3  # at most K=2 pairs per image
+    assert np.bincount(pairs.image_index).max() <= 2
 
 
 def test_score_pairs_active_only_and_regression() -> None:
@@ -54,5 +62,7 @@ def test_run_dci_aggregates_seeds_and_rejects_factorless_data() -> None:
 
     with pytest.raises(DataError, match="no ground-truth object factors"):
         extract_matched_pairs(OracleModel(), NoFactors(n=2), progress=False)
+    with pytest.raises(ConfigError, match="cannot decode"):
+        extract_matched_pairs(OracleModel(), OracleDataset(n=2), progress=False, masks_from="latents")
     with pytest.raises(DataError, match="only 0 matched"):
         score_pairs(extract_matched_pairs(OracleModel(), OracleDataset(n=1), progress=False))
