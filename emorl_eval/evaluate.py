@@ -279,6 +279,24 @@ def sweep_summary(long: pd.DataFrame, metrics: Iterable[str] = SWEEP_METRICS) ->
 
 # --- files: what `emorl-eval evaluate` / `refine-sweep` read and write -----------------------
 
+def resolve_checkpoint(path: Any) -> Any:
+    """A checkpoint file, or a run folder: its ``checkpoint_last.pt``, else its newest
+    ``checkpoint*.pt`` (by step in the name). Raises CheckpointError when there is none."""
+    from pathlib import Path
+
+    from emorl_eval.errors import CheckpointError
+
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    if (path / "checkpoint_last.pt").is_file():
+        return path / "checkpoint_last.pt"
+    found = sorted(path.glob("checkpoint*.pt"))
+    if not found:
+        raise CheckpointError(f"run folder {path} holds no checkpoint*.pt")
+    return found[-1]
+
+
 def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = None,
                 device: str | torch.device = "cpu") -> tuple[Any, Any, dict[str, Any]]:
     """Load a checkpoint (ours or official with ``preset``) and a dataset split.
@@ -296,7 +314,7 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     from emorl_eval.data import ObjectsDataset
     from models.checkpoints import read_checkpoint
 
-    ckpt = Path(ckpt)
+    ckpt = resolve_checkpoint(ckpt)
     dataset = ObjectsDataset(data, split=split)
     model = models.load(ckpt, preset=preset, map_location=str(device))
     _check_compatible(model, dataset)
@@ -310,11 +328,12 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
 
 
 def default_out_dir(ckpt: Any) -> Any:
-    """Where results go by default: ``eval/`` beside the checkpoint (``runs/NAME/eval``), which
-    is where ``emorl-eval ablation-table`` looks for them."""
+    """Where results go by default: ``eval/`` beside the checkpoint (``runs/NAME/eval``; for a run
+    folder, inside it), which is where ``emorl-eval ablation-table`` looks for them."""
     from pathlib import Path
 
-    return Path(ckpt).parent / "eval"
+    ckpt = Path(ckpt)
+    return (ckpt if ckpt.is_dir() else ckpt.parent) / "eval"
 
 
 def _write_text_atomic(path: Any, text: str) -> None:

@@ -46,6 +46,7 @@ def refine_sweep(ckpt: Path, data: Path, split: str, num: int, batch_size: int, 
         load_inputs,
         prepare_out_dir,
         refinement_sweep,
+        resolve_checkpoint,
         sweep_summary,
         write_sweep,
     )
@@ -57,7 +58,8 @@ def refine_sweep(ckpt: Path, data: Path, split: str, num: int, batch_size: int, 
                             progress=progress, metadata=metadata)
     csv_path = write_sweep(long, out)
     if figure is None:
-        figure = Path("reports/figures") / f"refine_sweep_{ckpt.resolve().parent.name}_{ckpt.stem}.png"
+        file = Path(resolve_checkpoint(ckpt)).resolve()
+        figure = Path("reports/figures") / f"refine_sweep_{file.parent.name}_{file.stem}.png"
     first = long.iloc[0]
     title = f"{first['model']} on {first['dataset']} ({first['split']}, {long['image_index'].nunique()} images)"
     fig_path = refinement_figure(long, figure, title=title, seed=seed)

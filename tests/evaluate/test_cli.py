@@ -116,3 +116,32 @@ def test_wrong_image_size_and_bad_steps(tmp_path, tiny_h5, capsys) -> None:
     assert len(err.strip().splitlines()) == 1
     code, _, err = run(["refine-sweep", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--steps", "a,b"], capsys)
     assert code == 2 and "comma-separated integers" in err
+
+
+def test_run_folder_as_checkpoint(tmp_path, tiny_h5, capsys) -> None:
+    if "emorl" not in models.available():
+        pytest.skip("the emorl model is not registered")
+    run_dir = tmp_path / "run"
+    model = models.build("emorl", preset="tetrominoes", **TINY)
+    checkpoints.save_checkpoint(run_dir / "checkpoint_0000010.pt", model, step=10)
+    checkpoints.save_checkpoint(run_dir / "checkpoint_0000020.pt", model, step=20)
+    code, _, err = run(["evaluate", "--ckpt", str(run_dir), "--data", str(tiny_h5), "--num", "1", "--no-progress"],
+                       capsys)
+    assert code == 0, err
+    assert pd.read_csv(run_dir / "eval" / "per_image.csv")["checkpoint_step"].eq(20).all()
+    code, _, err = run(["evaluate", "--ckpt", str(tmp_path), "--data", str(tiny_h5)], capsys)
+    assert code == 2 and "holds no checkpoint" in err
+
+
+def test_official_checkpoint_needs_and_uses_a_preset(shared_dir, tiny_h5, tmp_path, capsys) -> None:
+    ckpt = shared_dir / "fixtures" / "official_format_emorl_tetrominoes_init.pth"
+    if not ckpt.is_file():
+        pytest.skip(f"{ckpt} not present")
+    base = ["evaluate", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--num", "2", "--refinement-steps", "0",
+            "--out", str(tmp_path), "--no-progress"]
+    code, _, err = run(base, capsys)
+    assert code == 2 and "give a preset" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(base + ["--preset", "tetrominoes"], capsys)
+    assert code == 0, err
+    df = pd.read_csv(tmp_path / "per_image.csv")
+    assert df["preset"].eq("tetrominoes").all() and df["model"].eq("emorl").all()
