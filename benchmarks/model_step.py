@@ -7,7 +7,9 @@
 "reference mode" runs the reference's computation literally (second-order graph for the
 refinement gradients via create_graph=True, plain broadcast decoding); same values (tested in
 tests/models/test_efficient_morl.py), so the ratio is the speed-up of the implementation. Prints
-the median of ``--repeats`` timed steps after ``--warmup`` untimed ones, and the machine load.
+the median of ``--repeats`` timed steps after ``--warmup`` untimed ones (modes interleaved), as
+wall-clock and as process CPU time (the robust figure on a shared machine with --threads 1),
+and the machine load.
 """
 
 from __future__ import annotations
@@ -48,18 +50,25 @@ def make_step(model: torch.nn.Module, batch_size: int, seed: int = 0):
     return step
 
 
-def time_step(preset: str, batch_size: int, reference_mode: bool, warmup: int, repeats: int) -> list[float]:
-    torch.manual_seed(0)
-    model = models.build("emorl", preset=preset)
-    model.reference_mode = reference_mode
-    step = make_step(model, batch_size)
-    for _ in range(warmup):
-        step()
-    times = []
+def time_steps(preset: str, batch_size: int, modes: list[bool], warmup: int, repeats: int
+               ) -> dict[bool, tuple[list[float], list[float]]]:
+    """Wall and CPU seconds per step for each mode (False = ours, True = reference mode), the
+    modes interleaved step by step so that they share the machine's conditions."""
+    steps = {}
+    for ref in modes:
+        torch.manual_seed(0)
+        model = models.build("emorl", preset=preset)
+        model.reference_mode = ref
+        steps[ref] = make_step(model, batch_size)
+        for _ in range(warmup):
+            steps[ref]()
+    times: dict[bool, tuple[list[float], list[float]]] = {ref: ([], []) for ref in modes}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
+        for ref in modes:
+            w0, c0 = time.perf_counter(), time.process_time()
+            steps[ref]()
+            times[ref][0].append(time.perf_counter() - w0)
+            times[ref][1].append(time.process_time() - c0)
     return times
 
 
@@ -95,17 +104,19 @@ def main() -> None:
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), cpus {os.cpu_count()}, "
           f"load average before: {os.getloadavg()[0]:.1f}")
-    print(f"{'preset':<14}{'batch':>6}  {'mode':<10}{'median s':>10}{'min s':>8}   all")
-    results = {}
+    print("wall = elapsed seconds; cpu = this process's CPU seconds (robust to other load on a shared machine)")
+    print(f"{'preset':<14}{'batch':>6}  {'mode':<10}{'wall med':>9}{'cpu med':>9}{'cpu min':>9}   cpu all")
     for preset, batch in runs:
         modes = [False] if args.no_reference else [False, True]
+        times = time_steps(preset, batch, modes, args.warmup, args.repeats)
         for ref in modes:
-            times = time_step(preset, batch, ref, args.warmup, args.repeats)
-            results[(preset, ref)] = statistics.median(times)
-            print(f"{preset:<14}{batch:>6}  {'reference' if ref else 'ours':<10}{statistics.median(times):>10.2f}"
-                  f"{min(times):>8.2f}   {' '.join(f'{t:.2f}' for t in times)}", flush=True)
+            wall, cpu = times[ref]
+            print(f"{preset:<14}{batch:>6}  {'reference' if ref else 'ours':<10}{statistics.median(wall):>9.2f}"
+                  f"{statistics.median(cpu):>9.2f}{min(cpu):>9.2f}   {' '.join(f'{t:.2f}' for t in cpu)}", flush=True)
         if not args.no_reference:
-            print(f"{'':<14}{'':>6}  speed-up x{results[(preset, True)] / results[(preset, False)]:.2f}")
+            wall_x = statistics.median(times[True][0]) / statistics.median(times[False][0])
+            cpu_x = statistics.median(times[True][1]) / statistics.median(times[False][1])
+            print(f"{'':<14}{'':>6}  speed-up: wall x{wall_x:.2f}, cpu x{cpu_x:.2f}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -409,11 +409,21 @@ class EfficientMORL(ObjectCentricModel):
         b = images.shape[0]
         if noise is None:
             noise = self.draw_noise(b, n_steps, generator, images.device, images.dtype)
-        if noise.refine.shape[2] < n_steps:
-            raise ValueError(f"noise has {noise.refine.shape[2]} refinement samples, need {n_steps}")
+        self._check_noise(noise, b, n_steps)
         features = self.encode_features(images)
         posteriors, attentions = self.bottom_up(features, noise.z0, noise.layers)
         return self._inference_head(images, posteriors, attentions, noise, n_steps, decode_stages)
+
+    def _check_noise(self, noise: EMORLNoise, batch_size: int, n_steps: int) -> None:
+        k, d, n_layers = self.num_slots, self.latent_dim, self.config.num_layers
+        expected = {"z0": (batch_size, k, d), "layers": (batch_size, k, n_layers, d),
+                    "prior": (batch_size, k, max(n_layers - 1, 0), d)}
+        for name, shape in expected.items():
+            if tuple(getattr(noise, name).shape) != shape:
+                raise ValueError(f"noise.{name} has shape {tuple(getattr(noise, name).shape)}, expected {shape}")
+        refine = tuple(noise.refine.shape)
+        if refine[:2] != (batch_size, k) or refine[3:] != (d,) or refine[2] < n_steps:
+            raise ValueError(f"noise.refine has shape {refine}, expected ({batch_size}, {k}, >={n_steps}, {d})")
 
     def _inference_head(self, images: Tensor, posteriors: list[_Posterior], attentions: list[Tensor],
                         noise: EMORLNoise, n_steps: int, decode_stages: bool) -> ModelOutput:
@@ -431,7 +441,9 @@ class EfficientMORL(ObjectCentricModel):
             mu, s = lam.split(d, dim=-1)
             posteriors = posteriors[:-1] + [self._posterior(mu, s, noise.layers[:, :, -1])]
             kl, refine_prior = self.hierarchical_kl(posteriors, noise.prior)
-            fuse = grad_outer and not self.reference_mode
+            # share the decoder backward between refinement and the trainer's backward (training
+            # only: in eval mode nobody differentiates the loss w.r.t. the weights)
+            fuse = grad_outer and self.training and not self.reference_mode
             steps.append(self._decode_step(images, posteriors[-1], kl, fused=fuse and n_steps > 0))
             hidden = lam.new_zeros(lam.shape[0], lam.shape[1], d)
             for i in range(1, n_steps + 1):

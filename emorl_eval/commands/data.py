@@ -43,7 +43,10 @@ def data_group() -> None:
               help="Fraction of the images written to the 'test' group (the last ones); the rest go to 'train'.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Generator option, e.g. --option num_objects=4 (repeatable; values parsed as JSON).")
-def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float, options: tuple[str, ...]) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes generating chunks of 250 images in parallel (the file is the same for any number).")
+def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float, options: tuple[str, ...],
+                 workers: int) -> None:
     """Generate a built-in dataset into an EfficientMORL-layout .h5 file (atomic write).
 
     Example: emorl-eval data generate --dataset tetrominoes --num 1000 --seed 0 --out data/tetrominoes.h5
@@ -62,7 +65,8 @@ def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float
     from emorl_eval.data.h5io import generate_h5, split_sizes
 
     t0 = time.perf_counter()
-    generate_h5(out, name, num, seed, test_fraction=test_fraction, progress=True, **_parse_options(options))
+    generate_h5(out, name, num, seed, test_fraction=test_fraction, progress=True, workers=workers,
+                **_parse_options(options))
     sizes = split_sizes(num, test_fraction)
     click.echo(f"wrote {out}: {name}, train {sizes['train']}, test {sizes['test']} images "
                f"(seed {seed}, {time.perf_counter() - t0:.1f} s)")

@@ -168,17 +168,18 @@ def split_sizes(num: int, test_fraction: float) -> dict[str, int]:
 
 
 def generate_h5(path: str | os.PathLike, name: str, num: int, seed: int, test_fraction: float = 0.1,
-                progress: bool = False, **options: Any) -> Path:
+                progress: bool = False, workers: int = 1, **options: Any) -> Path:
     """Generate ``num`` scenes of dataset ``name`` and write them to ``path`` (atomically).
 
     The scenes are those of :func:`emorl_eval.data.generate` ``(name, num, seed, **options)``;
     the first ``num - round(num * test_fraction)`` go to ``train``, the rest to ``test``.
+    ``workers`` processes generate chunks in parallel (same file for any number of workers).
     Returns the path written.
     """
     from emorl_eval.data.registry import CHUNK, iter_chunks
 
     sizes = split_sizes(num, test_fraction)
-    chunks: Iterable[SceneArrays] = iter_chunks(name, num, seed, **options)
+    chunks: Iterable[SceneArrays] = iter_chunks(name, num, seed, workers=workers, **options)
     if progress:
         from tqdm import tqdm
 

@@ -84,21 +84,37 @@ def check_options(name: str, num: int, options: dict[str, Any]) -> Callable[...,
     return fn
 
 
-def iter_chunks(name: str, num: int, seed: int, **options: Any) -> Iterator[SceneArrays]:
+def _make_chunk(task: tuple[str, int, int, int, dict]) -> SceneArrays:
+    """Chunk ``k`` of dataset ``name``: ``n`` images from ``chunk_seed(seed, k)`` (top level so
+    worker processes can run it)."""
+    name, n, seed, k, options = task
+    try:
+        scenes = generator(name)(n, chunk_seed(seed, k), **options)
+    except ValueError as err:  # invalid option values
+        raise ConfigError(f"dataset {name!r}: {err}") from None
+    scenes.validate()
+    return scenes
+
+
+def iter_chunks(name: str, num: int, seed: int, workers: int = 1, **options: Any) -> Iterator[SceneArrays]:
     """Yield the scenes of :func:`generate` in consecutive chunks of at most :data:`CHUNK`.
 
-    Names and options are checked before the first chunk is asked for.
+    Names and options are checked before the first chunk is asked for. ``workers > 1``
+    generates chunks in that many processes; chunks are seeded by index, so the output is the
+    same for any number of workers.
     """
-    fn = check_options(name, num, options)
+    check_options(name, num, options)
+    tasks = [(name, min(CHUNK, num - start), seed, k, options)
+             for k, start in enumerate(range(0, max(num, 1), CHUNK))]
 
     def chunks() -> Iterator[SceneArrays]:
-        for k, start in enumerate(range(0, max(num, 1), CHUNK)):
-            n = min(CHUNK, num - start)
-            try:
-                scenes = fn(n, chunk_seed(seed, k), **options)
-            except ValueError as err:  # invalid option values
-                raise ConfigError(f"dataset {name!r}: {err}") from None
-            scenes.validate()
-            yield scenes
+        if workers <= 1 or len(tasks) == 1:
+            for task in tasks:
+                yield _make_chunk(task)
+            return
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(min(workers, len(tasks))) as pool:
+            yield from pool.imap(_make_chunk, tasks)
 
     return chunks()

@@ -96,7 +96,7 @@ class _Trainer:
             start_step, position = self._restore(ckpt, model, optimizer, generator)
         if ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._write_config(model, start_step)
+            self._write_config(model, start_step, getattr(dataset, "dataset_name", None))
         ctx.barrier()
 
         net: torch.nn.Module = model
@@ -147,10 +147,13 @@ class _Trainer:
                 f"{model.image_size[0]}x{model.image_size[1]} (use another preset or --set image_size=[H,W])"
             )
 
-    def _write_config(self, model, start_step: int) -> None:
+    def _write_config(self, model, start_step: int, dataset_name: str | None) -> None:
         info = {
             "train": self.cfg.to_dict(),
             "model_name": self.cfg.model,
+            "preset": self.cfg.preset,
+            "dataset": dataset_name,
+            "seed": self.cfg.seed,
             "model_config": model.config_dict(),
             "num_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
             "world_size": self.ctx.world_size,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.distributions import Normal, kl_divergence
 
 import models
 from models.efficient_morl import official_to_ours
@@ -124,10 +125,21 @@ def test_nll_and_kl_by_hand(shared_dir: Path, preset: str) -> None:
         dens = torch.exp(-0.5 * (x.unsqueeze(1) - y) ** 2 / sigma**2) / sigma  # N(x; y, s^2) * sqrt(2 pi)
         nll = -torch.log((pi * dens).sum(1)).sum(dim=(1, 2, 3))
     torch.testing.assert_close(out.nll, nll, rtol=1e-9, atol=1e-6)
-    # the refinement KL of reversed prior++ is against p(z^1 | z^2), which is not returned; with the
-    # reversed prior it is against N(0, I) and can be recomputed from the final posterior
-    model2 = models.build("emorl", preset=f"{preset}", image_size=size, refinement_steps=1, prior="reversed").double().eval()
-    model2.load_state_dict(model.state_dict())
-    out2 = model2(images, generator=torch.Generator().manual_seed(0))
-    assert out2.stages[-1].name == "refine1"
-    assert torch.isfinite(out2.kl).all() and (out2.kl > 0).all()
+    # step-0 KL by hand: sum over layers of KL(q_l || p_l), p_3 = N(0, I),
+    # p_l = N(prior_net(fresh sample of q_{l+1})), with torch.distributions' closed form
+    noise = model.draw_noise(2, generator=torch.Generator().manual_seed(4))
+    out = model(images, noise=noise)
+    with torch.no_grad():
+        posts, _ = model.bottom_up(model.encode_features(images), noise.z0, noise.layers)
+        std = lambda s: torch.sqrt(torch.log(1 + torch.exp(torch.clamp(s, max=80))) + 1e-5)  # noqa: E731
+        kl = torch.zeros(2, dtype=torch.float64)
+        kl = kl + kl_divergence(Normal(posts[2].mu, std(posts[2].s)), Normal(0.0, 1.0)).sum(dim=(1, 2))
+        for layer in (1, 0):
+            src = posts[layer + 1]
+            z = src.mu + std(src.s) * noise.prior[:, :, layer]
+            p_mu, p_s = model.prior(z)
+            q = Normal(posts[layer].mu, std(posts[layer].s))
+            kl = kl + kl_divergence(q, Normal(p_mu, std(p_s))).sum(dim=(1, 2))
+    layer3 = next(st for st in out.stages if st.name == "layer3")
+    torch.testing.assert_close(layer3.kl, kl, rtol=1e-9, atol=1e-9)
+    assert (kl > 0).all()

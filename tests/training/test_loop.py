@@ -40,6 +40,7 @@ def test_run_writes_config_metrics_and_checkpoints(tiny_data: Path, tmp_path: Pa
                      "config.json", "metrics.csv"]
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["steps"] == 8 and config["model_config"]["num_slots"] == 3
+    assert (config["model_name"], config["preset"], config["dataset"], config["seed"]) == ("tiny", "small", "tetrominoes", 0)
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["step"].tolist() == [2, 4, 6, 8]
     for column in ("loss", "nll", "kl", "geco_beta", "geco_C_ema", "lr", "grad_norm", "steps_per_s", "refinement_steps"):
@@ -168,3 +169,13 @@ def test_nan_loss_is_never_checkpointed(tiny_data: Path, tmp_path: Path, monkeyp
     with pytest.raises(TrainingDiverged, match="before step 4"):
         train(_config(tiny_data, tmp_path / "run", log_every=5, ckpt_every=2))
     assert torch.load(tmp_path / "run" / LAST, weights_only=True)["step"] == 2
+
+
+def test_config_json_exists_before_the_first_step(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    from tests.training.doubles import TinyModel
+
+    out = tmp_path / "run"
+    seen = []
+    monkeypatch.setattr(TinyModel, "on_train_step", lambda self, step: seen.append((out / "config.json").is_file()))
+    train(_config(tiny_data, out, steps=1))
+    assert seen == [True]
