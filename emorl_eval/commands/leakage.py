@@ -52,7 +52,7 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
     prefix.with_name(prefix.name + ".md").write_text(
         f"# Leakage of {ckpt}\n\nFraction of a one-slot traversal's image change outside that slot's "
         "mask (emorl_eval/reports/leakage.py).\n\n" + to_markdown(shown))
-    fig = leakage_figure(model, images[0], prefix.with_name(prefix.name + ".png"), range_images=ref,
+    fig = leakage_figure(model, images[0], prefix.with_name(prefix.name + ".png"), bounds=result.bounds,
                          steps=steps, candidate_dims=dims_per_slot, refinement_steps=refinement_steps,
                          seed=seed, device=device)
     click.echo(to_markdown(shown), nl=False)

@@ -28,6 +28,7 @@ def timing(model_names, sizes, batch_size, repeats, warmup, preset, device, thre
     for each model and image size: the median of --repeats steps after --warmup, timed with CUDA
     events on a GPU and perf_counter on the CPU. Models not registered (or failing to build at a
     size) are reported in one line each."""
+    import pandas as pd
     import torch
 
     from emorl_eval.errors import ConfigError
@@ -50,7 +51,8 @@ def timing(model_names, sizes, batch_size, repeats, warmup, preset, device, thre
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out.with_name(out.name + ".csv"), index=False)
     ok = df[df["status"] == "ok"]
-    shown = ok[["model", "preset", "image_size", "params", "ms_per_step", "ms_min", "ms_max"]].copy()
+    shown = ok[["model", "preset", "image_size", "params", "paper_params", "ms_per_step", "ms_min", "ms_max"]].copy()
+    shown["paper_params"] = shown["paper_params"].map(lambda v: "-" if pd.isna(v) else f"~{int(v):,}")
     shown[["ms_per_step", "ms_min", "ms_max"]] = shown[["ms_per_step", "ms_min", "ms_max"]].round(2)
     header = (f"# Forward + backward time per step\n\nbatch {batch_size}, device {device}, median of "
               f"{repeats} after {warmup} warm-up steps; params = trainable parameters.\n\n")

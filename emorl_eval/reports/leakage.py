@@ -60,6 +60,7 @@ class LeakageResult:
     per_slot: pd.Series
     n_included: int
     max_change: float = float("nan")
+    bounds: tuple[Tensor, Tensor] | None = None  # per-dimension (min, max) used, ``[D]`` each
 
     def summary(self) -> pd.DataFrame:
         """One row: ``leakage, n_included, n_triples, leakage_slot<k>...``."""
@@ -127,21 +128,25 @@ def measure_leakage(model, images: Tensor, range_images: Tensor | None = None, d
     score = float(inc["leak"].mean()) if len(inc) else float("nan")
     per_slot = inc.groupby("slot")["leak"].mean() if len(inc) else pd.Series(dtype=float)
     return LeakageResult(per_triple=df, score=score, per_slot=per_slot, n_included=int(len(inc)),
-                         max_change=float(df["change"].max()))
+                         max_change=float(df["change"].max()), bounds=(lo, hi))
 
 
-def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor, steps: int = 5,
-                   candidate_dims: int = 8, refinement_steps: int | None = None, seed: int = 0,
-                   cell_px: int = 64, device: str = "cpu") -> Path:
+def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor | None = None,
+                   steps: int = 5, candidate_dims: int = 8, refinement_steps: int | None = None, seed: int = 0,
+                   cell_px: int = 64, device: str = "cpu", bounds: tuple[Tensor, Tensor] | None = None) -> Path:
     """Traversal rows for one ``image [3, H, W]``: for each slot k two rows: the decoded images
     while the slot's most image-changing dimension (of the ``candidate_dims`` widest-ranging
     ones) goes from min to max, and the change maps
     with change inside the slot's own region in green and outside (leakage) in red. The first
-    column is the unperturbed reconstruction (and, below it, slot k's mask). The PNG is
+    column is the unperturbed reconstruction (and, below it, slot k's mask). The traversal range
+    is ``bounds`` (e.g. ``LeakageResult.bounds``) or else the min/max over ``range_images``. The PNG is
     ``LABEL_PX + (1 + steps) * cell_px`` by ``TITLE_PX + 2 K cell_px`` pixels."""
     out = infer(model, image[None], refinement_steps=refinement_steps, seed=seed, device=device)
-    ref = infer(model, range_images, refinement_steps=refinement_steps, seed=seed, device=device)
-    lo, hi = latent_range(ref.latents)
+    if bounds is None:  # per-dimension range over range_images (or the image itself)
+        ref = infer(model, image[None] if range_images is None else range_images,
+                    refinement_steps=refinement_steps, seed=seed, device=device)
+        bounds = latent_range(ref.latents)
+    lo, hi = bounds
     _, k, d_total = out.latents.shape
     base_recon, base_masks, _ = decode(model, out.latents, device=device)
     candidates = torch.tensor(pick_dims(lo, hi, candidate_dims if candidate_dims > 0 else d_total))

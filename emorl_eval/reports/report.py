@@ -144,7 +144,7 @@ def _per_run_figures(table: RunTable, data_files: list[Path], out: Path, result:
             summary = leak.summary()
             summary.to_csv(out / "leakage" / f"{name}.csv", index=False)
             result.written.append(leakage_figure(model, images[0], out / "leakage" / f"{name}.png",
-                                                 range_images=images, steps=steps, candidate_dims=dims_per_slot,
+                                                 bounds=leak.bounds, steps=steps, candidate_dims=dims_per_slot,
                                                  seed=seed, device=device))
             rows.append({"run": name, "model": type(model).model_name, "checkpoint": ckpt.name,
                          "leakage": leak.score, "n_included": leak.n_included})

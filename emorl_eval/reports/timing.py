@@ -17,8 +17,12 @@ from typing import Any, Iterable
 import pandas as pd
 import torch
 
-COLUMNS = ["model", "preset", "image_size", "batch_size", "device", "params", "ms_per_step",
+COLUMNS = ["model", "preset", "image_size", "batch_size", "device", "params", "paper_params", "ms_per_step",
            "ms_min", "ms_max", "repeats", "warmup", "status"]
+
+#: trainable parameters the paper reports at the CLEVR6 setting (appendix E.3, "approximately"),
+#: shown beside the measured count for reference
+PAPER_PARAMS_CLEVR6: dict[str, int] = {"emorl": 666_000, "iodine": 2_750_000}
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -87,6 +91,7 @@ def measure_timing(model_names: Iterable[str], sizes: Iterable[int], batch_size:
     for name, size in tqdm(jobs, desc="timing", disable=not progress, leave=False):
         row: dict[str, Any] = {"model": name, "preset": None, "image_size": size, "batch_size": batch_size,
                                "device": device, "params": None, "ms_per_step": float("nan"),
+                               "paper_params": PAPER_PARAMS_CLEVR6.get(name) if preset == "clevr6" else None,
                                "ms_min": float("nan"), "ms_max": float("nan"), "repeats": repeats,
                                "warmup": warmup, "status": "ok"}
         if name not in registered:
