@@ -68,7 +68,8 @@ def effective_refinement_steps(model: Any, refinement_steps: int | None) -> int:
     return int(getattr(model.config, "refinement_steps", 0) or 0)
 
 
-def _check_compatible(model: Any, dataset: Any) -> None:
+def check_compatible(model: Any, dataset: Any) -> None:
+    """DataError unless the dataset's images have the model's (H, W)."""
     model_hw = tuple(int(v) for v in model.image_size)
     data_hw = tuple(int(v) for v in dataset.image_size)
     if model_hw != data_hw:
@@ -78,7 +79,7 @@ def _check_compatible(model: Any, dataset: Any) -> None:
         )
 
 
-def _resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
+def resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
     """Nearest-neighbour resize of label maps ``[B, H', W']`` to ``size`` (the prediction's)."""
     if tuple(labels.shape[-2:]) == tuple(size):
         return labels
@@ -90,7 +91,7 @@ def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
     """Per-image metric values of one batch."""
     images = batch["image"]
     masks = output.masks.detach()
-    true = _resize_labels(batch["masks"].to(masks.device), tuple(masks.shape[-2:]))
+    true = resize_labels(batch["masks"].to(masks.device), tuple(masks.shape[-2:]))
     scores = mask_metrics(true, masks, visibility=batch["visibility"].to(masks.device))
     b = images.shape[0]
     scores["mse"] = mse(images, output.recon.detach())
@@ -98,6 +99,33 @@ def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
     nll = getattr(output, "nll", None)
     scores["nll"] = nll.detach().to(torch.float64) if isinstance(nll, Tensor) else torch.full((b,), math.nan)
     return {k: v.cpu().numpy() for k, v in scores.items()}
+
+
+def _run_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, seed: int,
+                 device: torch.device, progress: bool) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """Forward the first ``n`` images in batches; per-batch image indices and metric arrays."""
+    from torch.utils.data import DataLoader, Subset
+    from tqdm.auto import tqdm
+
+    loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False, num_workers=0)
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
+    indices: list[np.ndarray] = []
+    start = 0
+    desc = f"evaluate I={steps}" if getattr(model, "supports_refinement", False) else "evaluate"
+    with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
+        for batch in loader:
+            images = batch["image"].to(device)
+            generator = batch_generator(seed, start, device)
+            with torch.no_grad():
+                output = model(images, refinement_steps=steps if model.supports_refinement else None,
+                               generator=generator)
+            rows = _image_rows({**batch, "image": images}, output)
+            for key in METRIC_COLUMNS:
+                columns[key].append(rows[key])
+            indices.append(batch["index"].numpy())
+            start += images.shape[0]
+            bar.update(images.shape[0])
+    return indices, columns
 
 
 def evaluate_model(
@@ -134,39 +162,22 @@ def evaluate_model(
     Raises:
         DataError / ConfigError: incompatible image sizes, empty dataset, bad arguments.
     """
-    from torch.utils.data import DataLoader, Subset
-    from tqdm.auto import tqdm
-
     if batch_size < 1:
         raise ConfigError(f"batch size must be >= 1, got {batch_size}")
     if num is not None and num < 1:
         raise ConfigError(f"number of images must be >= 1, got {num}")
     if len(dataset) == 0:
         raise DataError(f"dataset {getattr(dataset, 'path', dataset)} has no images")
-    _check_compatible(model, dataset)
+    check_compatible(model, dataset)
     steps = effective_refinement_steps(model, refinement_steps)
     n = len(dataset) if num is None else min(int(num), len(dataset))
     device = torch.device(device)
+    was_training = bool(getattr(model, "training", False))
     model = model.to(device).eval()
-    loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False, num_workers=0)
-
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
-    indices: list[np.ndarray] = []
-    start = 0
-    desc = f"evaluate I={steps}" if getattr(model, "supports_refinement", False) else "evaluate"
-    with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
-        for batch in loader:
-            images = batch["image"].to(device)
-            generator = batch_generator(seed, start, device)
-            with torch.no_grad():
-                output = model(images, refinement_steps=steps if model.supports_refinement else None,
-                               generator=generator)
-            rows = _image_rows({**batch, "image": images}, output)
-            for key in METRIC_COLUMNS:
-                columns[key].append(rows[key])
-            indices.append(batch["index"].numpy())
-            start += images.shape[0]
-            bar.update(images.shape[0])
+    try:
+        indices, columns = _run_batches(model, dataset, n, batch_size, steps, seed, device, progress)
+    finally:
+        model.train(was_training)  # leave the caller's model as it was
 
     meta = dict(metadata or {})
     df = pd.DataFrame({
@@ -317,7 +328,7 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     ckpt = resolve_checkpoint(ckpt)
     dataset = ObjectsDataset(data, split=split)
     model = models.load(ckpt, preset=preset, map_location=str(device))
-    _check_compatible(model, dataset)
+    check_compatible(model, dataset)
     info = read_checkpoint(ckpt)
     metadata = {
         "checkpoint": str(ckpt),
@@ -336,7 +347,8 @@ def default_out_dir(ckpt: Any) -> Any:
     return (ckpt if ckpt.is_dir() else ckpt.parent) / "eval"
 
 
-def _write_text_atomic(path: Any, text: str) -> None:
+def write_text_atomic(path: Any, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
     import os
     import tempfile
 
@@ -388,9 +400,9 @@ def write_evaluation(df: pd.DataFrame, out: Any) -> dict[str, Any]:
     for col in ("model", "preset", "dataset", "split", "checkpoint_step", "eval_seed", "refinement_steps"):
         summary[col] = df[col].iloc[0]
     paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
-    _write_text_atomic(paths["per_image"], df.to_csv(index=False, float_format="%.10g"))
-    _write_text_atomic(paths["summary"], summary.to_csv(index=False, float_format="%.10g"))
-    _write_text_atomic(paths["markdown"], summary_markdown(summary, run_header(df)))
+    write_text_atomic(paths["per_image"], df.to_csv(index=False, float_format="%.10g"))
+    write_text_atomic(paths["summary"], summary.to_csv(index=False, float_format="%.10g"))
+    write_text_atomic(paths["markdown"], summary_markdown(summary, run_header(df)))
     return paths
 
 
@@ -398,5 +410,11 @@ def write_sweep(long: pd.DataFrame, out: Any) -> Any:
     """Write a :func:`refinement_sweep` table to ``out/refine_sweep.csv`` (atomically)."""
     out = prepare_out_dir(out)
     path = out / "refine_sweep.csv"
-    _write_text_atomic(path, long.to_csv(index=False, float_format="%.10g"))
+    write_text_atomic(path, long.to_csv(index=False, float_format="%.10g"))
     return path
+
+
+# old private names, used by emorl_eval.dci
+_check_compatible = check_compatible
+_resize_labels = resize_labels
+_write_text_atomic = write_text_atomic

@@ -10,7 +10,10 @@ Conventions (those of the reference EfficientMORL / multi-object-datasets code, 
 * an image with no pixel to score (e.g. no foreground at all) scores ``empty_value`` (0, as the
   reference's NaN -> 0); no NaN ever leaves the function.
 
-Per image the result equals ``sklearn.metrics.adjusted_rand_score(true[keep], pred[keep])``.
+Per image the result equals ``sklearn.metrics.adjusted_rand_score(true[keep], pred[keep])``
+(except on an empty selection, where sklearn says 1). It differs from the reference EfficientMORL
+code only when every scored pixel is its own cluster on both sides (2+ pixels): the reference
+gets 0/0 -> 0, we (and sklearn) say 1, the two partitions being identical.
 """
 
 from __future__ import annotations

@@ -112,3 +112,12 @@ def test_masks_at_another_resolution_are_resized_to_the_predictions(dataset) -> 
     a = evaluate_model(FakeModel(), dataset, num=4, progress=False)
     b = evaluate_model(FakeModel(), _DoubledMasks(dataset), num=4, progress=False)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_model_mode_is_restored(dataset) -> None:
+    model = FakeModel().train()
+    evaluate_model(model, dataset, num=2, progress=False)
+    assert model.training
+    model.eval()
+    evaluate_model(model, dataset, num=2, progress=False)
+    assert not model.training
