@@ -139,3 +139,22 @@ def test_report_with_data(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path) -> Non
     assert "no_ckpt: no checkpoint" in readme
     leak = pd.read_csv(out / "tables" / "leakage.csv")
     assert list(leak["run"]) == ["tiny_s1"] and leak["model"].iloc[0] == "emorl"
+
+
+def test_ablation_table_reads_evaluate_output(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path) -> None:
+    """The columns `emorl-eval evaluate` writes are the ones the ablation table reads."""
+    import shutil
+
+    from tests.reports.runfolders import make_run
+
+    run = make_run(tmp_path / "runs", "tiny_s3", seed=3, layout="none")
+    shutil.copy(tiny_ckpt, run / "checkpoint_7.pt")
+    _invoke(["evaluate", "--ckpt", str(run / "checkpoint_7.pt"), "--data", str(tiny_h5), "--num", "3",
+             "--no-progress"])
+    per_image = pd.read_csv(run / "eval" / "per_image.csv")
+    _invoke(["ablation-table", str(tmp_path / "runs"), "--out", str(tmp_path / "t" / "ablation")])
+    row = pd.read_csv(tmp_path / "t" / "ablation.csv").iloc[0]
+    assert row["Env"] == per_image["dataset"].iloc[0] and row["n_seeds"] == 1
+    assert row["ari_mean"] == pytest.approx(per_image["ari_fg"].mean())
+    assert row["mse_mean"] == pytest.approx(per_image["mse"].mean())
+    assert row["kl_mean"] == pytest.approx(per_image["kl"].mean())

@@ -9,19 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-import models
 from emorl_eval.reports.timing import count_parameters, measure_timing
 from tests.reports.toy_model import ToyConfig, ToyModel
 
 
-@pytest.fixture()
-def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(models, "available", lambda: ["toy"])
-
-    def build(name, preset=None, **overrides):
-        return ToyModel(ToyConfig(image_size=tuple(overrides.get("image_size", (12, 12)))))
-
-    monkeypatch.setattr(models, "build", build)
 
 
 def test_measure_timing_rows(toy_registry: None) -> None:
@@ -43,3 +34,17 @@ def test_timing_cli(toy_registry: None, tmp_path: Path) -> None:
     assert "nope: unavailable: not registered" in result.output
     assert len(pd.read_csv(str(out) + ".csv")) == 2
     assert Path(str(out) + ".png").stat().st_size > 1000
+
+
+def test_report_with_timing(toy_registry: None, tmp_path: Path) -> None:
+    from tests.reports.runfolders import make_run
+
+    make_run(tmp_path / "runs", "a", ari=[0.5], mse=[1e-3], kl=[1.0])
+    out = tmp_path / "reports"
+    result = CliRunner().invoke(cli.cli, ["report", str(tmp_path / "runs"), "--out", str(out), "--timing",
+                                          "--timing-models", "toy,nope", "--timing-sizes", "8",
+                                          "--timing-repeats", "1", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    readme = (out / "README.md").read_text()
+    assert "(timing/timing.csv)" in readme and "(timing/timing.png)" in readme
+    assert "timing nope @ 8: unavailable: not registered" in readme
