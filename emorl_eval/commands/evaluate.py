@@ -52,7 +52,8 @@ def evaluate(ckpt: Path, data: Path, split: str, num: int, batch_size: int, seed
     pixel-weighted segmentation covering), mBO (mean best overlap) and matched IoU (Hungarian) over
     the visible foreground objects. The same command gives the same numbers.
 
-    Example: emorl-eval evaluate --ckpt runs/tetro_s0/checkpoint.pt --data data/tetrominoes.h5
+    Example: emorl-eval evaluate --ckpt runs/tetro_s0 --data data/tetrominoes.h5 (a run folder: its
+    checkpoint_last.pt; results in runs/tetro_s0/eval/)
     """
     from emorl_eval.evaluate import (
         default_out_dir,

@@ -39,7 +39,7 @@ def refine_sweep(ckpt: Path, data: Path, split: str, num: int, batch_size: int, 
     the same images and seed. Models without refinement (e.g. Slot Attention, GENESIS) are refused
     with a one-line message.
 
-    Example: emorl-eval refine-sweep --ckpt runs/tetro_s0/checkpoint.pt --data data/tetrominoes.h5
+    Example: emorl-eval refine-sweep --ckpt runs/tetro_s0 --data data/tetrominoes.h5 --steps 0,1,2,3,4,5,6
     """
     from emorl_eval.evaluate import (
         default_out_dir,

@@ -83,6 +83,10 @@ class _Trainer:
         if not resume and (self.run_dir / LAST).exists():
             raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
 
+        loader, sampler = make_loader(  # checks the batch against the data and the ranks first
+            dataset, cfg.batch_size, ctx.world_size, ctx.rank, cfg.seed,
+            num_workers=cfg.num_workers, pin_memory=ctx.device.type == "cuda",
+        )
         rng.seed_all(cfg.seed)  # same initial weights on every rank
         model = models.build(cfg.model, cfg.preset, **cfg.model_overrides)
         self._check_image_size(dataset, model)
@@ -106,10 +110,6 @@ class _Trainer:
                 device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=cfg.ddp_find_unused_parameters,
             )
-        loader, sampler = make_loader(
-            dataset, cfg.batch_size, ctx.world_size, ctx.rank, cfg.seed,
-            num_workers=cfg.num_workers, pin_memory=ctx.device.type == "cuda",
-        )
         self._loop(model, net, optimizer, generator, loader, sampler, start_step, position)
         return self.run_dir
 

@@ -42,6 +42,7 @@ def restore(state: dict[str, Any], generator: torch.Generator | None = None) -> 
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        for index, device_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(device_state, index)
     if generator is not None and state["generator"] is not None:
         generator.set_state(state["generator"])

@@ -50,10 +50,10 @@ def test_violation_exits_1_claimed_or_not(tmp_path, fake_registry):
     result = _run(["--model", "bad", "--seeds", "0", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "violated" in result.output
-    result = _run(["--model", "ordered", "--seeds", "0", "--float64", "--out", str(tmp_path)])
+    result = _run(["--model", "ordered", "--seeds", "0", "--float64", "--generic-weights", "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "not claimed / violated" in result.output
-    table = pd.read_csv(tmp_path / "symmetry_toy_float64.csv")
+    table = pd.read_csv(tmp_path / "symmetry_toy_generic_float64.csv")
     assert (table["dtype"] == "float64").all()
     slot_rows = table[table["property"] != "input-order invariance"]
     assert not slot_rows["claimed"].any() and "not claimed / violated" in set(slot_rows["verdict"])

@@ -124,6 +124,7 @@ def test_data_errors(tiny_data: Path, tmp_path: Path) -> None:
         train(_config(tiny_data, tmp_path / "run", sets=["image_size=[8,8]"]))
     with pytest.raises(DataError, match="fewer than one batch"):
         train(_config(tiny_data, tmp_path / "run", batch_size=32))
+    assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
 
 
 def test_fresh_start_replaces_metrics_of_a_run_that_died_before_its_first_checkpoint(tiny_data: Path, tmp_path: Path) -> None:
