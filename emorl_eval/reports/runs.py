@@ -82,6 +82,16 @@ def _metric_column(columns: list[str], metric: str) -> str | None:
     return None
 
 
+def _ids(df: pd.DataFrame) -> dict[str, Any]:
+    """Identity columns (model, dataset, preset) holding one value throughout ``df``."""
+    ids = {}
+    for key in ("model", "dataset", "preset"):
+        col = _metric_column_exact(df, key)
+        if col is not None and df[col].nunique() == 1:
+            ids[key] = df[col].iloc[0]
+    return ids
+
+
 def _from_per_image(path: Path) -> tuple[dict[str, float], dict[str, Any]]:
     """Run means of the metrics from ``per_image.csv`` plus id columns found there."""
     df = pd.read_csv(path)
@@ -91,12 +101,7 @@ def _from_per_image(path: Path) -> tuple[dict[str, float], dict[str, Any]]:
     for metric in METRIC_ALIASES:
         col = _metric_column(list(df.columns), metric)
         values[metric] = float(pd.to_numeric(df[col], errors="coerce").mean()) if col else math.nan
-    ids = {}
-    for key in ("model", "dataset", "seed", "preset"):
-        col = _metric_column_exact(df, key)
-        if col is not None and df[col].nunique() == 1:
-            ids[key] = df[col].iloc[0]
-    return values, ids
+    return values, _ids(df)
 
 
 def _metric_column_exact(df: pd.DataFrame, key: str) -> str | None:
@@ -106,12 +111,17 @@ def _metric_column_exact(df: pd.DataFrame, key: str) -> str | None:
     return None
 
 
-def _from_summary(path: Path) -> dict[str, float]:
+def _from_summary(path: Path) -> tuple[dict[str, float], dict[str, Any]]:
     """Run means from ``summary.csv`` in either layout: long (a ``metric`` column and a ``mean``
-    column, one row per metric) or wide (one row, a column per metric or ``<metric>_mean``)."""
+    column, one row per metric) or wide (one row, a column per metric or ``<metric>_mean``),
+    plus id columns found there."""
     df = pd.read_csv(path)
     if df.empty:
         raise ValueError(f"{path} has no rows")
+    return _summary_values(df), _ids(df)
+
+
+def _summary_values(df: pd.DataFrame) -> dict[str, float]:
     cols = {normalise_name(c): c for c in df.columns}
     values: dict[str, float] = {"n_images": math.nan}
     if "metric" in cols and "mean" in cols:
@@ -168,19 +178,20 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], str | None]:
     values: dict[str, float] | None = None
     reason = None
     try:
+        ids: dict[str, Any] = {}
         if per_image.is_file():
             values, ids = _from_per_image(per_image)
             row["source"] = "per_image.csv"
-            # the evaluation fills what the config lacks (the trainer's config.json names the
-            # data file, not the dataset; evaluate's per_image.csv has the dataset's own name)
-            for key, value in ids.items():
-                if row.get(key) is None:
-                    row[key] = value
         elif summary.is_file():
-            values = _from_summary(summary)
+            values, ids = _from_summary(summary)
             row["source"] = "summary.csv"
         else:
             reason = "no eval/per_image.csv or eval/summary.csv"
+        # the evaluation fills what the config lacks (the trainer's config.json names the data
+        # file, not the dataset; the evaluation's csv files have the dataset's own name)
+        for key, value in ids.items():
+            if row.get(key) is None:
+                row[key] = value
     except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
         reason = f"evaluation unreadable: {err}"
     if row["dataset"] is None and isinstance(data_path, str) and data_path:

@@ -158,3 +158,10 @@ def test_ablation_table_reads_evaluate_output(tiny_ckpt: Path, tiny_h5: Path, tm
     assert row["ari_mean"] == pytest.approx(per_image["ari_fg"].mean())
     assert row["mse_mean"] == pytest.approx(per_image["mse"].mean())
     assert row["kl_mean"] == pytest.approx(per_image["kl"].mean())
+    # the same from summary.csv alone
+    (run / "eval" / "per_image.csv").unlink()
+    _invoke(["ablation-table", str(tmp_path / "runs"), "--out", str(tmp_path / "t" / "ablation")])
+    again = pd.read_csv(tmp_path / "t" / "ablation.csv").iloc[0]
+    assert again["Env"] == row["Env"]
+    for m in ("ari", "mse", "kl"):
+        assert again[f"{m}_mean"] == pytest.approx(row[f"{m}_mean"], rel=1e-6)
