@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     from emorl_eval.errors import EmorlEvalError
 
     try:
-        cli.main(args=argv, prog_name="emorl-eval", standalone_mode=False)
+        # with standalone_mode=False click returns a command's ctx.exit(code) instead of exiting
+        status = cli.main(args=argv, prog_name="emorl-eval", standalone_mode=False)
     except EmorlEvalError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    if isinstance(status, int) and status != 0:
+        sys.exit(status)
 
 
 if __name__ == "__main__":

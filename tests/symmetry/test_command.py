@@ -89,3 +89,11 @@ def test_bad_input_exits_2_without_traceback(tmp_path, fake_registry, args, mess
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_console_entry_point_propagates_exit_status(tmp_path, fake_registry):
+    # cli.main (the installed `emorl-eval`) must exit 1 on a violation, not only click's runner
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["symmetry", "--model", "ordered", "--seeds", "0", "--out", str(tmp_path)])
+    assert exc.value.code == 1
+    cli.main(["symmetry", "--model", "good", "--seeds", "0", "--out", str(tmp_path)])  # returns: exit 0
