@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("emorl_eval.commands.report", "report", "Run every report that applies to a folder of runs; write reports/README.md."),
     "evaluate": ("emorl_eval.commands.evaluate", "evaluate", "ARI (fg/all), MSE, KL, mSC, mBO per image of a checkpoint on a dataset split."),
     "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),
+    "demo": ("emorl_eval.commands.demo", "demo", "Run the whole pipeline on built-in Tetrominoes (the README's main job)."),
     "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
     "dci": ("emorl_eval.commands.dci", "dci", "DCI on IoU-Hungarian-matched slots (appendix E.2, Table 3): scores, importance heatmap."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),

@@ -556,9 +556,13 @@ class EfficientMORL(ObjectCentricModel):
             self.geco.update(output.nll.detach().mean(), self.train_step)
 
     def training_schedule(self) -> dict[str, Any]:
-        """Training hyper-parameters of the reference (lr, warm-up, clipping)."""
-        from models.presets import base_training_defaults
+        """Training hyper-parameters of the reference for this model's preset (lr, warm-up,
+        clipping, refinement curriculum); the shared defaults when the preset is unknown."""
+        from models.presets import available_presets, base_training_defaults, training_defaults
 
+        preset = getattr(self, "preset", None)
+        if preset in available_presets(self.model_name):
+            return training_defaults(self.model_name, preset)
         return base_training_defaults()
 
     # --- symmetry probes -------------------------------------------------------------------------

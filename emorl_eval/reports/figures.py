@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from emorl_eval.errors import ConfigError
 from emorl_eval.reports.grids import colour_argmax, save_grid, to_hwc
 from emorl_eval.reports.inference import check_size, decode, infer, latent_range, pick_dims, pick_slot
 
@@ -68,14 +69,10 @@ def traverse_figure(model, images: Tensor, path: str | Path, image_index: int = 
     d_total = out.latents.shape[-1]
     slot = pick_slot(out.masks[image_index]) if slot is None else slot
     if not 0 <= slot < out.latents.shape[1]:
-        from emorl_eval.errors import ConfigError
-
         raise ConfigError(f"--slot {slot + 1}: the model has slots 1..{out.latents.shape[1]}")
     dims = pick_dims(lo, hi, num_dims) if dims is None else dims
     for d in dims:
         if not 0 <= d < d_total:
-            from emorl_eval.errors import ConfigError
-
             raise ConfigError(f"--dims: dimension {d} out of range (latent size {d_total})")
     z0 = out.latents[image_index]
     fractions = torch.linspace(0, 1, steps)
@@ -105,8 +102,6 @@ def stages_figure(model, image: Tensor, path: str | Path, refinement_steps: int 
     with columns recon, mask argmax, mask 1..K and, if any stage has attention, attention 1..K
     (blank where a stage lacks the item). Returns (path, stage names); the PNG is
     ``LABEL_PX + (2 + K [+ K]) * cell_px`` by ``TITLE_PX + S * cell_px`` pixels."""
-    from emorl_eval.errors import ConfigError
-
     x = image[None].to(device)
     check_size(model, x)
     generator = torch.Generator(device=device).manual_seed(seed)

@@ -3,8 +3,9 @@
 Layout of a run folder's checkpoints: ``checkpoint_0010000.pt`` every ``ckpt_every`` steps and at
 the end, and ``checkpoint_last.pt``, a copy of the newest one (what ``--resume`` reads).
 ``extra`` = ``{"train_config": dict, "optimizer": state_dict, "rng": [state of rank 0, rank 1,
-...], "position": [epoch, batch], "world_size": int}``; the GECO state is part of the model's
-state dict (buffers ``geco_C_ema``, ``geco_beta``).
+...], "position": [epoch, batch], "world_size": int, "geco": {buffer: value}}``; the GECO
+state is part of the model's state dict (buffers ``geco_C_ema``, ``geco_beta``); ``extra["geco"]``
+is a readable copy.
 """
 
 from __future__ import annotations

@@ -271,6 +271,9 @@ class _Trainer:
                 "rng": states,
                 "position": list(position),
                 "world_size": self.ctx.world_size,
+                # a readable copy of the GECO buffers (the state itself is in state_dict)
+                "geco": {k: float(v) for k, v in model.state_dict().items()
+                         if k.split(".")[-1].startswith("geco_") and v.numel() == 1},
             }
             save_training_checkpoint(self.run_dir, model, step, extra)
         self.ctx.barrier()

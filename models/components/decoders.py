@@ -89,21 +89,26 @@ class SpatialBroadcastDecoder(nn.Module):
         return self.pos_proj(self.grid).permute(2, 0, 1).unsqueeze(0)
 
     def _first_layer_fast(self, z: Tensor) -> Tensor:
-        """``conv0(broadcast(z) + P)`` as ``A z + conv0(P)``: ``z [M, D] -> [M, C1, h1, w1]``."""
+        """``conv0(broadcast(z) + P)`` as ``A z + conv0(P)``: ``z [M, D] -> [M, C1, h1, w1]``.
+
+        The result is built in ``[M, h1, w1, C1]`` memory, i.e. it is returned as a channels-last
+        tensor without a layout copy (the next convolutions want channels-last).
+        """
         conv: nn.Conv2d = self.decode[0]  # type: ignore[assignment]
-        pos_out = conv(self._position_map())  # [1, C1, h1, w1], includes the bias
-        pad = conv.padding[0]
-        if pad == 0:
+        pos_out = conv(self._position_map())[0].permute(1, 2, 0)  # [h1, w1, C1], includes the bias
+        h1, w1, c1 = pos_out.shape
+        if conv.padding[0] == 0 and conv.padding[1] == 0:
             # every tap is inside the grid: A is the kernel summed over space, the same everywhere
-            a = conv.weight.sum(dim=(2, 3))  # [C1, D]
-            return (z @ a.t())[:, :, None, None] + pos_out
-        # with zero padding the border positions see fewer taps: A[o, c, y, x]
-        c1, d, kh, kw = conv.weight.shape
-        ones = torch.ones(1, 1, *self.grid_size, dtype=z.dtype, device=z.device)
-        a = F.conv2d(ones, conv.weight.reshape(c1 * d, 1, kh, kw), stride=conv.stride, padding=conv.padding)
-        h1, w1 = a.shape[-2:]
-        a = a.reshape(c1, d, h1 * w1).permute(1, 0, 2).reshape(d, c1 * h1 * w1)
-        return (z @ a).reshape(-1, c1, h1, w1) + pos_out
+            zc = z @ conv.weight.sum(dim=(2, 3)).t()  # [M, C1]
+            out = zc[:, None, None, :] + pos_out
+        else:
+            # with zero padding the border positions see fewer taps: A[c, y, x, o]
+            _, d, kh, kw = conv.weight.shape
+            ones = torch.ones(1, 1, *self.grid_size, dtype=z.dtype, device=z.device)
+            a = F.conv2d(ones, conv.weight.reshape(c1 * d, 1, kh, kw), stride=conv.stride, padding=conv.padding)
+            a = a.reshape(c1, d, h1, w1).permute(1, 2, 3, 0).reshape(d, h1 * w1 * c1)
+            out = torch.addmm(pos_out.reshape(1, -1), z, a).view(-1, h1, w1, c1)
+        return out.permute(0, 3, 1, 2)  # [M, C1, h1, w1] (channels-last strides)
 
     # --- interface -----------------------------------------------------------------------
     def forward(self, z: Tensor) -> Tensor:

@@ -26,6 +26,8 @@ def test_registry_and_presets() -> None:
     t = training_defaults("emorl", "clevr6")
     assert t["refinement_curriculum"] == [[0, 3], [100_000, 1]] and t["lr"] == 4e-4 and t["clip_grad_norm"] == 5.0
     assert training_defaults("emorl", "tetrominoes")["refinement_curriculum"] == [[0, 3]]
+    assert models.build("emorl", preset="clevr6_no_geco").training_schedule() == training_defaults("emorl", "clevr6_no_geco")
+    assert models.build("emorl", preset="tetrominoes").training_schedule()["steps"] == 200_000
 
 
 def test_bad_config_is_a_config_error() -> None:

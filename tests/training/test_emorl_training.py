@@ -80,6 +80,9 @@ def test_geco_state_follows_f2_through_the_trainer(tetrominoes_h5: Path, tmp_pat
         assert c_ema[n] == pytest.approx(0.99 * c_ema[n - 1] + 0.01 * (target - nll[n]), rel=1e-6)
         assert beta[n] == pytest.approx(max(0.55, beta[n - 1] - 1e-6 * c_ema[n]), rel=1e-6)
     assert beta[3] > 0.55  # reconstruction worse than the target: the constraint weight grows
+    last = torch.load(out / LAST, weights_only=True)["extra"]["geco"]
+    last = {k.split(".")[-1]: v for k, v in last.items()}
+    assert last == {"geco_C_ema": pytest.approx(c_ema[3]), "geco_beta": pytest.approx(beta[3])}
 
 
 def _buffer(state_dict: dict, name: str) -> float:
