@@ -7,6 +7,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
+
+# Property tests draw the same examples on every run (CI must be deterministic) and keep no
+# example database between runs; no per-example deadline on a shared 2-core machine.
+settings.register_profile(
+    "deterministic", derandomize=True, database=None, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("deterministic")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EMORL_SHARED", REPO_ROOT.parent / "shared"))

@@ -12,8 +12,8 @@ import cli
 from emorl_eval.data import generate_h5
 from emorl_eval.evaluate import ID_COLUMNS, METRIC_COLUMNS
 
-models = pytest.importorskip("models")
-checkpoints = pytest.importorskip("models.checkpoints")
+import models
+import models.checkpoints as checkpoints
 
 TINY = dict(num_slots=4, latent_dim=8, num_layers=2, refinement_steps=1)
 
@@ -26,8 +26,6 @@ def tiny_h5(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> Path:
-    if "emorl" not in models.available():
-        pytest.skip("the emorl model is not registered")
     torch.manual_seed(0)
     model = models.build("emorl", preset="tetrominoes", **TINY)
     return checkpoints.save_checkpoint(tmp_path_factory.mktemp("run") / "checkpoint.pt", model, step=123)
@@ -107,8 +105,6 @@ def test_bad_inputs_are_one_line_errors(tiny_ckpt, tiny_h5, tmp_path, capsys, ex
 
 
 def test_wrong_image_size_and_bad_steps(tmp_path, tiny_h5, capsys) -> None:
-    if "emorl" not in models.available():
-        pytest.skip("the emorl model is not registered")
     model = models.build("emorl", preset="tetrominoes", image_size=(32, 32), **TINY)
     ckpt = checkpoints.save_checkpoint(tmp_path / "small.pt", model, step=0)
     code, _, err = run(["evaluate", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--no-progress"], capsys)
@@ -119,8 +115,6 @@ def test_wrong_image_size_and_bad_steps(tmp_path, tiny_h5, capsys) -> None:
 
 
 def test_run_folder_as_checkpoint(tmp_path, tiny_h5, capsys) -> None:
-    if "emorl" not in models.available():
-        pytest.skip("the emorl model is not registered")
     run_dir = tmp_path / "run"
     model = models.build("emorl", preset="tetrominoes", **TINY)
     checkpoints.save_checkpoint(run_dir / "checkpoint_0000010.pt", model, step=10)
@@ -135,8 +129,6 @@ def test_run_folder_as_checkpoint(tmp_path, tiny_h5, capsys) -> None:
 
 def test_official_checkpoint_needs_and_uses_a_preset(shared_dir, tiny_h5, tmp_path, capsys) -> None:
     ckpt = shared_dir / "fixtures" / "official_format_emorl_tetrominoes_init.pth"
-    if not ckpt.is_file():
-        pytest.skip(f"{ckpt} not present")
     base = ["evaluate", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--num", "2", "--refinement-steps", "0",
             "--out", str(tmp_path), "--no-progress"]
     code, _, err = run(base, capsys)

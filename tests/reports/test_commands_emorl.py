@@ -14,8 +14,8 @@ import cli
 from emorl_eval.data import generate_h5
 from emorl_eval.reports.grids import LABEL_PX, TITLE_PX
 
-models = pytest.importorskip("models")
-checkpoints = pytest.importorskip("models.checkpoints")
+import models
+import models.checkpoints as checkpoints
 
 TINY = dict(num_slots=3, latent_dim=6, num_layers=2, refinement_steps=1)
 K = TINY["num_slots"]
@@ -29,8 +29,6 @@ def tiny_h5(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_ckpt(tmp_path_factory) -> Path:
-    if "emorl" not in models.available():
-        pytest.skip("the emorl model is not registered")
     model = models.build("emorl", preset="tetrominoes", **TINY)
     # the reference init (xavier, gain 0.02) makes the decoder nearly ignore z; larger random
     # weights give latents that differ between images and act on the image
@@ -91,8 +89,6 @@ def test_leakage_in_unit_interval(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path
 
 
 def test_timing_tiny(tmp_path: Path) -> None:
-    if "emorl" not in models.available():
-        pytest.skip("the emorl model is not registered")
     from emorl_eval.reports.timing import measure_timing
 
     df = measure_timing(["emorl", "not_a_model"], [16], batch_size=2, repeats=1, warmup=0, preset="tetrominoes")

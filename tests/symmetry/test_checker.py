@@ -379,3 +379,9 @@ def test_float32_check_of_a_chaotic_pipeline_uses_its_rounding_floor():
     biased.bias = 1e-3
     table = sym.check_model(biased, batch_size=8, seeds=[0, 1], num_perms=3)
     assert not table["passed"].any() and table["rel_dev"].min() > 0.1
+
+
+def test_hidden_randomness_is_reported_not_mistaken_for_asymmetry():
+    probe = _probe(lambda x: {"y": x["z"] + torch.randn(x["z"].shape, dtype=x["z"].dtype)})
+    with pytest.raises(ValueError, match="not deterministic"):
+        _trials(probe, [[1, 0, 2, 3]])
