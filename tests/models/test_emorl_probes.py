@@ -21,7 +21,7 @@ def _max_dev(probe: EquivarianceProbe, out: dict, out_p: dict, perm: torch.Tenso
 
 
 def test_probes_are_pure_and_equivariant() -> None:
-    model = scramble(small_model("tetrominoes", num_slots=4)).double().eval()
+    model = scramble(small_model("tetrominoes", num_slots=4, image_size=(8, 8))).double().eval()
     probes = model.equivariance_probes()
     assert {p.name for p in probes} == {"posterior_layer", "prior", "refinement", "inference", "decoder", "loss"}
     perm = torch.tensor([2, 0, 3, 1])
