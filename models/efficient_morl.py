@@ -406,6 +406,13 @@ class EfficientMORL(ObjectCentricModel):
             noise: explicit noise (:meth:`draw_noise`), for reproducible / symmetry computations.
         """
         n_steps = self.config.refinement_steps if refinement_steps is None else int(refinement_steps)
+        if images.dim() != 4 or images.shape[1] != 3 or tuple(images.shape[2:]) != self.image_size:
+            from emorl_eval.errors import DataError
+
+            raise DataError(f"images have shape {list(images.shape)}, the model expects [B, 3, "
+                            f"{self.image_size[0]}, {self.image_size[1]}]")
+        if n_steps < 0:
+            raise ValueError(f"refinement_steps must be >= 0, got {n_steps}")
         b = images.shape[0]
         if noise is None:
             noise = self.draw_noise(b, n_steps, generator, images.device, images.dtype)

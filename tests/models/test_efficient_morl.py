@@ -172,3 +172,15 @@ def test_geco_schedule(tiny_images: torch.Tensor) -> None:
     assert float(g.geco_C_ema) == pytest.approx(ema, rel=1e-5)
     assert float(g.geco_beta) == pytest.approx(max(0.55 - 1e-6 * ema, 0.55), rel=1e-6)
     assert "geco_beta" in out.extras and "geco_C_ema" in out.extras
+
+
+def test_wrong_image_size_is_a_data_error(tiny_images: torch.Tensor) -> None:
+    from emorl_eval.errors import DataError
+
+    model = small_model()
+    with pytest.raises(DataError, match=r"expects \[B, 3, 12, 12\]"):
+        model(tiny_images[:, :, :10, :10])
+    with pytest.raises(ValueError, match="noise.layers"):
+        noise = model.draw_noise(2)
+        noise.layers = noise.layers[:, :, :2]
+        model(tiny_images, noise=noise)

@@ -97,3 +97,15 @@ def test_console_entry_point_propagates_exit_status(tmp_path, fake_registry):
         cli.main(["symmetry", "--model", "ordered", "--seeds", "0", "--out", str(tmp_path)])
     assert exc.value.code == 1
     cli.main(["symmetry", "--model", "good", "--seeds", "0", "--out", str(tmp_path)])  # returns: exit 0
+
+
+@pytest.mark.slow
+def test_official_checkpoint_end_to_end(tmp_path, shared_dir):
+    ckpt = shared_dir / "fixtures" / "official_format_emorl_tetrominoes_init.pth"
+    result = _run(["--ckpt", str(ckpt), "--preset", "tetrominoes", "--seeds", "0", "--batch-size", "1",
+                   "--num-perms", "1", "--generic-weights", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (csv_path,) = tmp_path.glob("symmetry_emorl_*_generic_float32.csv")
+    table = pd.read_csv(csv_path)
+    assert {"posterior_layer", "prior", "refinement", "inference", "decoder", "loss", "input_order"} <= set(table["component"])
+    assert table["passed"].all()
