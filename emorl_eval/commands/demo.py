@@ -25,12 +25,12 @@ def _invoke(argv: list[str]) -> int:
 @click.command("demo")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Root folder: data/, runs/ and reports/ are written below it (default: here).")
-@click.option("--num-images", type=click.IntRange(min=50), default=2000, show_default=True,
+@click.option("--num-images", type=click.IntRange(min=50), default=1000, show_default=True,
               help="Tetrominoes images to generate (10% form the test split).")
-@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True,
-              help="Training steps (the paper trains 200K; a few hundred show the pipeline on a CPU).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--eval-images", type=click.IntRange(min=2), default=200, show_default=True,
+@click.option("--steps", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Training steps (the paper trains 200K on a GPU; 100 show the pipeline on a CPU).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--eval-images", type=click.IntRange(min=2), default=100, show_default=True,
               help="Test images for evaluate, refine-sweep and DCI (at most the test split).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Data seed; training uses seed + 1.")
 def demo(out: Path, num_images: int, steps: int, batch_size: int, eval_images: int, seed: int) -> None:
