@@ -96,6 +96,9 @@ def _torch_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
         if head == b"PK\x03\x04" or isinstance(exc, EOFError):
             # a torch zip archive (or pickle stream) that does not read to the end
             raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {first})") from None
+        if isinstance(exc, pickle.UnpicklingError):
+            # torch's own message here is a long advice text about weights_only, not the cause
+            raise CheckpointError(f"{path} is not a torch checkpoint (not a torch.save file)") from None
         raise CheckpointError(f"{path} is not a torch checkpoint ({type(exc).__name__}: {first})") from None
 
 
