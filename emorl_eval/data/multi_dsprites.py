@@ -32,6 +32,14 @@ FACTOR_SPECS = [
 ]
 
 
+def check_sprite_options(min_objects: int, max_objects: int, size: int) -> None:
+    """Reject object counts and canvas sizes the sprite generators cannot draw (uint8 labels)."""
+    if not 1 <= min_objects <= max_objects:
+        raise ValueError("need 1 <= min_objects <= max_objects")
+    if max_objects > 254 or size < 4:
+        raise ValueError("max_objects must be <= 254 and size >= 4")
+
+
 def sample_sprites(rng: np.random.Generator, num: int, min_objects: int, max_objects: int) -> dict[str, np.ndarray]:
     """Per image count ``[N]`` and per slot sprite parameters ``[N, M]`` (slots >= count unused)."""
     count = rng.integers(min_objects, max_objects + 1, num)
@@ -71,10 +79,7 @@ def generate_multi_dsprites(num: int, seed: int, min_objects: int = 2, max_objec
         :class:`SceneArrays`: images uint8 ``[N,size,size,3]``, masks ``[N,size,size]``,
         visibility ``[N,max_objects]``, factors ``[N,max_objects,8]``.
     """
-    if not 1 <= min_objects <= max_objects:
-        raise ValueError("need 1 <= min_objects <= max_objects")
-    if max_objects > 254 or size < 4:
-        raise ValueError("max_objects must be <= 254 and size >= 4")
+    check_sprite_options(min_objects, max_objects, size)
     rng = np.random.default_rng(seed)
     p = sample_sprites(rng, num, min_objects, max_objects)
     hsv = rng.uniform([0.0, 0.5, 0.5], [1.0, 1.0, 1.0], (num, max_objects, 3))

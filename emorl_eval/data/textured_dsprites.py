@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emorl_eval.data.multi_dsprites import paint_sprites, sample_sprites
+from emorl_eval.data.multi_dsprites import check_sprite_options, paint_sprites, sample_sprites
 from emorl_eval.data.scenes import SceneArrays, visibility_from_masks
 from emorl_eval.data.schema import FactorSpec
 from emorl_eval.data.sprites import hsv_to_rgb, to_uint8
@@ -67,10 +67,7 @@ def generate_textured_dsprites(num: int, seed: int, min_objects: int = 2, max_ob
         :class:`SceneArrays`: images uint8 ``[N,size,size,3]``, masks ``[N,size,size]``,
         visibility ``[N,max_objects]``, factors ``[N,max_objects,8]``.
     """
-    if not 1 <= min_objects <= max_objects:
-        raise ValueError("need 1 <= min_objects <= max_objects")
-    if max_objects > 254 or size < 4:
-        raise ValueError("max_objects must be <= 254 and size >= 4")
+    check_sprite_options(min_objects, max_objects, size)
     rng = np.random.default_rng(seed)
     p = sample_sprites(rng, num, min_objects, max_objects)
     pattern = rng.integers(0, 3, (num, max_objects))
