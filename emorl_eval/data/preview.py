@@ -29,10 +29,9 @@ def colorize_labels(labels: np.ndarray, num_ids: int) -> np.ndarray:
 def save_preview(path: str | os.PathLike, out: str | os.PathLike, num: int = 8, split: str = "test",
                  start: int = 0) -> Path:
     """Write a PNG grid of ``num`` samples of ``split`` (rows: image, GT mask). Returns ``out``."""
-    import matplotlib
+    from emorl_eval.figure_files import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = read_scenes(path, split, start, start + num)
     images, labels = rows["image"], rows["masks"]
@@ -54,10 +53,4 @@ def save_preview(path: str | os.PathLike, out: str | os.PathLike, num: int = 8, 
     axes[0, 1].set_title("GT mask", fontsize=9)
     fig.suptitle(f"{rows['layout'].dataset_name} ({split})", fontsize=10)
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return save_figure(fig, out, dpi=100)

@@ -94,7 +94,7 @@ def heatmap(result: DCIResult, path: str | Path) -> Path:
     one panel per run, as a seaborn heatmap PNG."""
     import seaborn as sns
 
-    from emorl_eval.reports.plots import pyplot
+    from emorl_eval.figure_files import pyplot, save_figure
 
     plt = pyplot()
     imp = result.importance
@@ -121,11 +121,7 @@ def heatmap(result: DCIResult, path: str | Path) -> Path:
         ax.axis("off")
     fig.suptitle("DCI importance (|feature importance| of each factor's GBT)", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def write_dci(result: DCIResult, out: str | Path, figure: str | Path) -> dict[str, Path]:

@@ -54,7 +54,7 @@ def save_grid(cells: Sequence[Sequence[np.ndarray | None]], path: str | Path, ce
               col_titles: Sequence[str] | None = None, row_labels: Sequence[str] | None = None) -> Path:
     """Write ``cells`` (rows of ``[H, W, 3]`` float arrays in [0, 1]; None = blank) as a PNG of
     :func:`grid_size` pixels."""
-    from emorl_eval.reports.plots import pyplot
+    from emorl_eval.figure_files import pyplot, save_figure
 
     rows = len(cells)
     cols = max(len(r) for r in cells) if rows else 0
@@ -86,8 +86,4 @@ def save_grid(cells: Sequence[Sequence[np.ndarray | None]], path: str | Path, ce
         for i, label in enumerate(row_labels[:rows]):
             fig.text(4 / width, 1 - (top + (i + 0.5) * cell_px) / height, label,
                      ha="left", va="center", fontsize=fontsize)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=DPI)

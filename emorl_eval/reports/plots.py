@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from emorl_eval.figure_files import pyplot, save_figure
 from emorl_eval.reports.runs import RunTable
 from emorl_eval.reports.tables import DISPLAY, split_preset, variant_label
-
-
-def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def ablation_plot(table: RunTable, path: str | Path, metrics: tuple[str, ...] = ("ari", "mse", "kl")) -> Path | None:
@@ -51,11 +42,7 @@ def ablation_plot(table: RunTable, path: str | Path, metrics: tuple[str, ...] = 
         ax.set_ylabel(header + (" (x100)" if metric == "ari" else ""))
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def timing_plot(timings: pd.DataFrame, path: str | Path) -> Path | None:
@@ -79,8 +66,4 @@ def timing_plot(timings: pd.DataFrame, path: str | Path) -> Path | None:
     if not math.isnan(float(data["ms_per_step"].max())):
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

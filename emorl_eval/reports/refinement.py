@@ -19,11 +19,11 @@ def refinement_figure(long: pd.DataFrame, path: str | Path, title: str | None = 
         title: figure title (e.g. model, dataset and checkpoint).
         seed: seed of the bootstrap that draws the 95% intervals (deterministic figure).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import seaborn as sns
+
+    from emorl_eval.figure_files import pyplot, save_figure
+
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.6), squeeze=False)
     for ax, (metric, label) in zip(axes[0], PANELS):
@@ -37,8 +37,4 @@ def refinement_figure(long: pd.DataFrame, path: str | Path, title: str | None = 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -1,0 +1,33 @@
+"""Headless matplotlib and atomic PNG writes, shared by every module that draws a figure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int) -> Path:
+    """Write ``fig`` to ``path`` (parent folders created) via a temp file + rename, so a killed
+    run never leaves a half-written PNG; closes the figure. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        pyplot().close(fig)
+        if tmp.exists():
+            tmp.unlink()
+    return path
