@@ -30,6 +30,15 @@ def _seed_everything() -> None:
 
 
 @pytest.fixture(scope="session")
+def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """16 generated Tetrominoes (8 train, 8 test) for command tests; modules may override it."""
+    from emorl_eval.data import generate_h5
+
+    return generate_h5(tmp_path_factory.mktemp("data") / "tetro.h5", "tetrominoes", num=16, seed=0,
+                       test_fraction=0.5)
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout (fixtures, published outputs, design notes)."""
     if not SHARED.is_dir():

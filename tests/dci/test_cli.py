@@ -11,16 +11,9 @@ import torch
 
 import cli
 import models
-from emorl_eval.data import generate_h5
 from models.checkpoints import save_checkpoint
 
 TINY = dict(num_slots=4, latent_dim=6, num_layers=2, refinement_steps=1)
-
-
-@pytest.fixture(scope="module")
-def tiny_h5(tmp_path_factory) -> Path:
-    return generate_h5(tmp_path_factory.mktemp("data") / "tetro.h5", "tetrominoes", num=16, seed=0,
-                       test_fraction=0.5)
 
 
 @pytest.fixture(scope="module")

@@ -9,19 +9,12 @@ import pytest
 import torch
 
 import cli
-from emorl_eval.data import generate_h5
 from emorl_eval.evaluate import ID_COLUMNS, METRIC_COLUMNS
 
 import models
 import models.checkpoints as checkpoints
 
 TINY = dict(num_slots=4, latent_dim=8, num_layers=2, refinement_steps=1)
-
-
-@pytest.fixture(scope="module")
-def tiny_h5(tmp_path_factory) -> Path:
-    return generate_h5(tmp_path_factory.mktemp("data") / "tetro.h5", "tetrominoes", num=16, seed=0,
-                       test_fraction=0.5)
 
 
 @pytest.fixture(scope="module")
