@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models.components.init import INIT_SCHEMES, standard_init
 from models.components import (
     DECODER_KINDS,
     GECO,
@@ -65,6 +66,8 @@ class EMORLConfig:
         use_geco: GECO objective after ``geco_warm_start`` training steps.
         geco_target: reconstruction target C per pixel-channel (C = geco_target * 3 * H * W nats).
         geco_alpha, geco_step_size, geco_warm_start, geco_beta_init: GECO settings (F.2).
+        init: ``reference`` (Xavier-normal gain 0.02, as the official code) or ``standard``
+            (gain 1, small decoder output layer; see ``models.components.init.standard_init``).
     """
 
     image_size: tuple[int, int] = (35, 35)
@@ -84,6 +87,7 @@ class EMORLConfig:
     geco_step_size: float = 1e-6
     geco_warm_start: int = 1000
     geco_beta_init: float = 0.55
+    init: str = "reference"
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first invalid field."""
@@ -98,6 +102,7 @@ class EMORLConfig:
             (self.likelihood in LIKELIHOODS, f"likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}"),
             (self.decoder in DECODER_KINDS, f"decoder must be one of {', '.join(DECODER_KINDS)}, got {self.decoder!r}"),
             (self.sigma > 0, f"sigma must be > 0, got {self.sigma}"),
+            (self.init in INIT_SCHEMES, f"init must be one of {', '.join(INIT_SCHEMES)}, got {self.init!r}"),
             (self.decoder != "big" or (h % 16 == 0 and w % 16 == 0),
              f"decoder 'big' needs image sides divisible by 16, got {h}x{w}"),
         ]
@@ -273,6 +278,8 @@ class EfficientMORL(ObjectCentricModel):
         #: the refinement gradients, plain broadcast decoding, contiguous convolutions, separate
         #: backward passes for refinement and training); same values, slower
         self.reference_mode = False
+        if config.init == "standard":
+            standard_init(self, [self.decoder.decode[-1]])
 
     # --- noise -------------------------------------------------------------------------------
     def draw_noise(self, batch_size: int, refinement_steps: int | None = None,

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from models._peer_ops import eval_mode, randn
+from models.components.init import INIT_SCHEMES, standard_init
 from models.components import ImageEncoder, SetAttention, SpatialBroadcastDecoder, softplus_to_std
 from models.interface import (
     DecodedScene,
@@ -55,6 +56,9 @@ class SlotAttentionConfig:
     decoder: str = "big"
     encoder_channels: int = 64
     mlp_hidden: int = 128
+    #: ``reference`` (the EfficientMORL repository's init) or ``standard`` (Xavier gain 1, small
+    #: decoder output layer; ``models.components.init.standard_init``)
+    init: str = "reference"
 
     def __post_init__(self) -> None:
         from emorl_eval.errors import ConfigError
@@ -68,6 +72,8 @@ class SlotAttentionConfig:
             raise ConfigError(f"decoder 'big' needs image sides divisible by 16, got {self.image_size}")
         if self.num_iterations < 1 or self.num_slots < 1 or self.latent_dim < 1:
             raise ConfigError("num_iterations, num_slots and latent_dim must be positive")
+        if self.init not in INIT_SCHEMES:
+            raise ConfigError(f"init must be one of {', '.join(INIT_SCHEMES)}, got {self.init!r}")
 
 
 class SlotAttention(ObjectCentricModel):
@@ -94,6 +100,8 @@ class SlotAttention(ObjectCentricModel):
         for module in (*self.encoder.modules(), *self.attention.modules()):
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 module.reset_parameters()
+        if cfg.init == "standard":
+            standard_init(self, [self.decoder.decode[-1]])
 
     # --- pieces --------------------------------------------------------------------------------
     def _init_slots(self, noise: Tensor) -> Tensor:

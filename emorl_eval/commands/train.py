@@ -28,11 +28,15 @@ import click
 @click.option("--workers", "num_workers", type=int, default=None, help="DataLoader worker processes [0].")
 @click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms(True): bit-reproducible, slower.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this many wall-clock minutes, with a checkpoint; --resume continues [no limit].")
 def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, log_every, ckpt_every,
-                  device, bf16, num_workers, deterministic, no_progress) -> None:
+                  device, bf16, num_workers, deterministic, no_progress, max_minutes) -> None:
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the
     first step), OUT/metrics.csv (loss, nll, kl, GECO terms, lr, grad_norm, steps_per_s every
     --log-every steps) and OUT/checkpoint_<step>.pt + OUT/checkpoint_last.pt.
+    SIGTERM, Ctrl-C and --max-minutes stop the run cleanly: a checkpoint of the step
+    reached is written first, and --resume continues from it.
 
     \b
     Example:
@@ -49,15 +53,24 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
     row (it includes start-up); images/s = steps/s x batch size. Use --workers 4 on a GPU so
     data loading does not limit the rate.
     """
-    from emorl_eval.training import resolve_train_config, train
+    from emorl_eval.training import resolve_train_config, train_until_stopped
 
     config = resolve_train_config(
         model, data, out, preset, sets=sets, steps=steps, seed=seed, batch_size=batch_size,
         log_every=log_every, ckpt_every=ckpt_every, device=device, bf16=bf16 or None,
         num_workers=num_workers, deterministic=deterministic or None, progress=False if no_progress else None,
+        max_minutes=max_minutes,
     )
-    run_dir = train(config, resume=resume)
-    _print_summary(run_dir)
+    result = train_until_stopped(config, resume=resume)
+    _print_summary(result.run_dir)
+    if result.stopped_by is not None:
+        why = f"--max-minutes {max_minutes:g}" if result.stopped_by == "max_minutes" else result.stopped_by
+        click.echo(f"stopped by {why} at step {result.step} of {config.steps} (checkpoint written); "
+                   f"continue with the same command and --resume", err=True)
+        if result.stopped_by != "max_minutes":  # killed from outside: the conventional 128 + signal
+            import signal
+
+            raise SystemExit(128 + int(getattr(signal, result.stopped_by)))
 
 
 def _print_summary(run_dir) -> None:

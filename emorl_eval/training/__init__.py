@@ -13,7 +13,7 @@ Modules: ``config`` (TrainConfig, --set resolution), ``schedules`` (LR, curricul
 """
 
 from emorl_eval.training.config import TrainConfig, resolve_train_config
-from emorl_eval.training.loop import TrainingDiverged, train
+from emorl_eval.training.loop import TrainingDiverged, TrainResult, train, train_until_stopped
 from emorl_eval.training.schedules import lr_at, refinement_steps_at
 
-__all__ = ["TrainConfig", "TrainingDiverged", "lr_at", "refinement_steps_at", "resolve_train_config", "train"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train_until_stopped", "lr_at", "refinement_steps_at", "resolve_train_config", "train"]

@@ -47,6 +47,8 @@ class TrainConfig:
         deterministic: ``torch.use_deterministic_algorithms(True)`` (bit-reproducible runs).
         ddp_find_unused_parameters: DDP's flag, for models whose forward may skip parameters.
         progress: show a tqdm progress bar (rank 0).
+        max_minutes: stop after this many wall-clock minutes of this invocation, writing a
+            checkpoint first (None = no limit); ``--resume`` continues the run.
         model_overrides: model-config fields overridden on top of the preset.
     """
 
@@ -72,6 +74,7 @@ class TrainConfig:
     deterministic: bool = False
     ddp_find_unused_parameters: bool = False
     progress: bool = True
+    max_minutes: float | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,6 +244,8 @@ def validate(config: TrainConfig) -> None:
     for name in positive:
         if getattr(config, name) < 1:
             raise ConfigError(f"{name}={getattr(config, name)}: must be >= 1")
+    if config.max_minutes is not None and not config.max_minutes > 0:
+        raise ConfigError(f"max_minutes={config.max_minutes}: must be > 0")
     if config.warmup_steps < 0 or config.num_workers < 0:
         raise ConfigError("warmup_steps and num_workers must be >= 0")
     if not config.lr > 0:

@@ -23,7 +23,9 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,54 @@ class TrainingDiverged(EmorlEvalError):
     """The loss became NaN or infinite."""
 
 
+class StopRequest:
+    """SIGTERM / SIGINT handler used during training: the first signal sets :attr:`reason`, and
+    the loop writes a checkpoint and returns at the end of the current step (a second SIGINT
+    interrupts at once). Installed only in the main thread; the old handlers come back on exit."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a call of :func:`train` did: the run folder, the last step reached, and why it
+    stopped before ``config.steps`` (None when it finished; ``"SIGTERM"``, ``"SIGINT"`` or
+    ``"max_minutes"`` otherwise; a checkpoint of ``step`` was written either way)."""
+
+    run_dir: Path
+    step: int
+    stopped_by: str | None = None
+
+
 def train(config: TrainConfig, resume: bool = False) -> Path:
     """Train ``config.model`` on ``config.data``; returns the run folder ``config.out``.
 
     Runs as one process, or as one rank of a ``torchrun`` job (``WORLD_SIZE > 1``).
+    ``config.max_minutes``, SIGTERM and SIGINT stop the run early with a checkpoint (see
+    :func:`train_until_stopped` for why it stopped).
     """
+    return train_until_stopped(config, resume).run_dir
+
+
+def train_until_stopped(config: TrainConfig, resume: bool = False) -> TrainResult:
+    """:func:`train`, returning a :class:`TrainResult` (step reached, early-stop reason)."""
     validate(config)
     previous_determinism = torch.are_deterministic_algorithms_enabled()
     if config.deterministic:
@@ -56,7 +101,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         torch.use_deterministic_algorithms(True)
     ctx = distributed.setup(config.device)
     try:
-        return _Trainer(config, ctx).run(resume)
+        trainer = _Trainer(config, ctx)
+        with StopRequest() as stop:
+            run_dir = trainer.run(resume, stop)
+        return TrainResult(run_dir, trainer.step, trainer.stopped_by)
     finally:
         ctx.close()
         torch.use_deterministic_algorithms(previous_determinism)
@@ -72,9 +120,17 @@ class _Trainer:
         self.cfg = config
         self.ctx = ctx
         self.run_dir = Path(config.out)
+        self.step = 0
+        self.stopped_by: str | None = None
+        #: training wall-clock seconds of this run, all invocations together (stored in checkpoints)
+        self.prior_seconds = 0.0
+        self.started = time.perf_counter()
+
+    def train_seconds(self) -> float:
+        return self.prior_seconds + time.perf_counter() - self.started
 
     # --- set-up ---------------------------------------------------------------------------
-    def run(self, resume: bool) -> Path:
+    def run(self, resume: bool, stop: StopRequest | None = None) -> Path:
         import models
 
         cfg, ctx = self.cfg, self.ctx
@@ -110,7 +166,7 @@ class _Trainer:
                 device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=cfg.ddp_find_unused_parameters,
             )
-        self._loop(model, net, optimizer, generator, loader, sampler, start_step, position)
+        self._loop(model, net, optimizer, generator, loader, sampler, start_step, position, stop)
         return self.run_dir
 
     def _checkpoint_to_resume(self) -> dict[str, Any]:
@@ -137,6 +193,7 @@ class _Trainer:
             rng.restore(states[self.ctx.rank], generator)
         step = int(ckpt["step"])
         epoch, batch = extra["position"]
+        self.prior_seconds = float(extra.get("train_seconds", 0.0))
         return step, (int(epoch), int(batch))
 
     def _check_image_size(self, dataset, model) -> None:
@@ -167,7 +224,19 @@ class _Trainer:
         os.replace(tmp, path)
 
     # --- the loop -------------------------------------------------------------------------
-    def _loop(self, model, net, optimizer, generator, loader, sampler, start_step, position) -> None:
+    def _should_stop(self, stop: StopRequest | None, deadline: float | None) -> str | None:
+        """Why to stop after this step (a signal or the time limit), agreed by every rank."""
+        reason = stop.reason if stop is not None else None
+        if reason is None and deadline is not None and time.perf_counter() >= deadline:
+            reason = "max_minutes"
+        if self.ctx.distributed:  # one rank's signal stops all, so their checkpoints agree
+            flag = torch.tensor([1.0 if reason else 0.0], device=self.ctx.device)
+            if float(self.ctx.mean(flag)) > 0 and reason is None:
+                reason = "SIGTERM"
+        return reason
+
+    def _loop(self, model, net, optimizer, generator, loader, sampler, start_step, position,
+              stop: StopRequest | None = None) -> None:
         from tqdm import tqdm
 
         cfg, ctx = self.cfg, self.ctx
@@ -184,8 +253,9 @@ class _Trainer:
         sums: dict[str, Tensor] = {}
         count = 0
         last_time, last_step = time.perf_counter(), start_step
-        step = start_step
+        step = self.step = start_step
         epoch, batch_index = position
+        deadline = self.started + 60.0 * cfg.max_minutes if cfg.max_minutes is not None else None
         try:
             while step < cfg.steps:
                 sampler.set_position(epoch, batch_index)
@@ -215,7 +285,9 @@ class _Trainer:
                         bar.set_postfix(loss=f"{row['loss']:.4g}", nll=f"{row['nll']:.4g}", kl=f"{row['kl']:.4g}")
                         sums, count = {}, 0
                         last_time, last_step = time.perf_counter(), step
-                    if step % cfg.ckpt_every == 0 or final:
+                    self.step = step
+                    stopped_by = None if final else self._should_stop(stop, deadline)
+                    if step % cfg.ckpt_every == 0 or final or stopped_by:
                         if count:  # never checkpoint weights a non-finite loss has reached
                             loss = float(self.ctx.mean(sums["loss"].reshape(1).to(self.ctx.device)))
                             if not math.isfinite(loss):
@@ -223,6 +295,9 @@ class _Trainer:
                                     f"loss is {loss} before step {step}; the last checkpoint is {self.run_dir / LAST}"
                                 )
                         self._checkpoint(model, optimizer, generator, step, (epoch, batch_index))
+                    if stopped_by:
+                        self.stopped_by = stopped_by
+                        return
                     if final:
                         break
                 else:  # the epoch ran out
@@ -271,6 +346,7 @@ class _Trainer:
                 "rng": states,
                 "position": list(position),
                 "world_size": self.ctx.world_size,
+                "train_seconds": self.train_seconds(),
                 # a readable copy of the GECO buffers (the state itself is in state_dict)
                 "geco": {k: float(v) for k, v in model.state_dict().items()
                          if k.split(".")[-1].startswith("geco_") and v.numel() == 1},

@@ -1,0 +1,169 @@
+"""Learning curve of a training run: FG-ARI, ARI, MSE and KL of every checkpoint against steps
+and wall-clock minutes.
+
+Either trains first (``--model/--preset/--minutes``: ``emorl-eval train`` with ``--max-minutes``
+on a generated built-in dataset, or ``--data``) or reads an existing run folder (``--run``).
+Every checkpoint of the run is evaluated on the first ``--num`` test images with
+``emorl_eval.evaluate.evaluate_model`` (the numbers ``emorl-eval evaluate`` prints); results are
+cached in ``RUN/learning_curve.csv`` so a growing background run can be re-read cheaply.
+
+    python benchmarks/learning_curve.py --model emorl --preset tetrominoes_cpu --minutes 30
+    python benchmarks/learning_curve.py --run runs/emorl_tetrominoes_cpu_s1 --figure curve.png
+
+Wall minutes are the training time stored in each checkpoint (``extra["train_seconds"]``, all
+``--resume`` invocations together); for checkpoints written without it, the sum of the logged
+intervals of ``metrics.csv`` up to that step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pandas as pd  # noqa: E402
+
+CURVE_FILE = "learning_curve.csv"
+COLUMNS = ["step", "minutes", "ari_fg", "ari_all", "mse", "kl"]
+
+
+def checkpoints(run: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every numbered checkpoint of ``run``, by step."""
+    found = []
+    for path in run.glob("checkpoint_*.pt"):
+        match = re.fullmatch(r"checkpoint_(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def logged_minutes(run: Path) -> dict[int, float]:
+    """Step -> training minutes summed from metrics.csv's logged intervals (a fallback)."""
+    metrics = run / "metrics.csv"
+    if not metrics.is_file():
+        return {}
+    df = pd.read_csv(metrics)
+    steps = df["step"].tolist()
+    seconds, total, previous = {}, 0.0, 0
+    for step, rate in zip(steps, df["steps_per_s"].tolist()):
+        total += (step - previous) / max(float(rate), 1e-9)
+        seconds[int(step)] = total / 60.0
+        previous = step
+    return seconds
+
+
+def checkpoint_minutes(path: Path, fallback: dict[int, float], step: int) -> float:
+    import torch
+
+    extra = torch.load(path, map_location="cpu", weights_only=True).get("extra") or {}
+    if "train_seconds" in extra:
+        return float(extra["train_seconds"]) / 60.0
+    earlier = [s for s in fallback if s <= step]
+    return fallback[max(earlier)] if earlier else float("nan")
+
+
+def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataFrame:
+    """One row per checkpoint of ``run`` (cached in RUN/learning_curve.csv)."""
+    import json
+
+    import models
+    from emorl_eval.data import ObjectsDataset
+    from emorl_eval.evaluate import evaluate_model
+
+    if data is None:
+        data = Path(json.loads((run / "config.json").read_text())["train"]["data"])
+    cache_file = run / CURVE_FILE
+    cache = pd.read_csv(cache_file) if cache_file.is_file() else pd.DataFrame(columns=COLUMNS + ["num"])
+    cache = cache[cache["num"] == num] if len(cache) else cache
+    done = set(cache["step"].astype(int)) if len(cache) else set()
+    dataset = ObjectsDataset(data, split="test")
+    fallback = logged_minutes(run)
+    rows = [cache]
+    for step, path in checkpoints(run):
+        if step in done or (every > 1 and step % every):
+            continue
+        model = models.load(path)
+        df = evaluate_model(model, dataset, num=num, progress=False)
+        row = {"step": step, "minutes": checkpoint_minutes(path, fallback, step), "num": num}
+        row.update({k: float(df[k].mean()) for k in ("ari_fg", "ari_all", "mse", "kl")})
+        rows.append(pd.DataFrame([row]))
+        print(f"  step {step:>7}  {row['minutes']:7.1f} min  FG-ARI {row['ari_fg']:.3f}  ARI {row['ari_all']:.3f}  "
+              f"MSE {row['mse']:.5f}  KL {row['kl']:.2f}", flush=True)
+    curve = pd.concat([r for r in rows if len(r)], ignore_index=True).sort_values("step")
+    curve = curve.drop_duplicates("step", keep="last")
+    tmp = cache_file.with_suffix(".csv.tmp")
+    curve.to_csv(tmp, index=False)
+    tmp.replace(cache_file)
+    return curve
+
+
+def plot(curves: dict[str, pd.DataFrame], figure: Path) -> None:
+    """FG-ARI and MSE against wall minutes, one line per run (seaborn)."""
+    import seaborn as sns
+
+    from emorl_eval.figure_files import pyplot, save_figure
+
+    plt = pyplot()
+    long = pd.concat([c.assign(run=name) for name, c in curves.items()], ignore_index=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    sns.lineplot(data=long, x="minutes", y="ari_fg", hue="run", marker="o", ax=axes[0])
+    axes[0].set(xlabel="training wall minutes (2-core CPU)", ylabel="FG-ARI (test)", ylim=(-0.02, 1.02))
+    sns.lineplot(data=long, x="minutes", y="mse", hue="run", marker="o", ax=axes[1], legend=False)
+    axes[1].set(xlabel="training wall minutes (2-core CPU)", ylabel="MSE (test)", yscale="log")
+    fig.tight_layout()
+    save_figure(fig, figure, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="append", type=Path, default=[], help="existing run folder (repeatable)")
+    parser.add_argument("--model", help="train this model first (with --preset and --minutes)")
+    parser.add_argument("--preset")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="passed to emorl-eval train")
+    parser.add_argument("--data", type=Path, help="dataset (default: the run's training data, or generated)")
+    parser.add_argument("--out", type=Path, default=Path("runs"), help="where a trained run goes")
+    parser.add_argument("--ckpt-every", type=int, default=500)
+    parser.add_argument("--num", type=int, default=320, help="test images per checkpoint")
+    parser.add_argument("--every", type=int, default=1, help="evaluate only checkpoints whose step is a multiple")
+    parser.add_argument("--figure", type=Path, help="PNG of the curves")
+    args = parser.parse_args()
+
+    runs = list(args.run)
+    if args.model:
+        data = args.data
+        if data is None:
+            data = args.out / "data" / "tetrominoes_20k.h5"
+            if not data.is_file():
+                subprocess.run([sys.executable, "-m", "emorl_eval", "data", "generate", "--dataset", "tetrominoes",
+                                "--num", "20000", "--seed", "0", "--out", str(data)], check=True)
+        run = args.out / f"{args.model}_{args.preset}_s{args.seed}"
+        cmd = [sys.executable, "-m", "emorl_eval", "train", "--model", args.model, "--data", str(data),
+               "--seed", str(args.seed), "--out", str(run), "--max-minutes", str(args.minutes),
+               "--ckpt-every", str(args.ckpt_every), "--no-progress"]
+        cmd += ["--preset", args.preset] if args.preset else []
+        cmd += [a for s in args.set for a in ("--set", s)]
+        cmd += ["--resume"] if (run / "checkpoint_last.pt").is_file() else []
+        print("+", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=False)
+        runs.append(run)
+    if not runs:
+        parser.error("give --run DIR or --model/--preset/--minutes")
+    curves = {}
+    for run in runs:
+        print(f"{run}:", flush=True)
+        curve = evaluate_run(run, args.data if not args.model else None, args.num, args.every)
+        curves[run.name] = curve
+        print(curve[COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.figure:
+        plot(curves, args.figure)
+        print(f"wrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""Turn a finished training run into a zoo entry (``emorl-eval zoo add``).
+
+The entry gets the run's final weights without the optimiser state, its ``config.json``, the
+evaluation of exactly those weights on the first ``num`` test images of ``data``, and a model card
+(``card.json`` + ``MODEL_CARD.md``) built from the run's own records: the command that reproduces
+the run, steps, training wall time, machine, commit, evaluation numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shlex
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from emorl_eval.errors import CheckpointError, ConfigError
+from emorl_eval.zoo import CARD_FILE, CARD_MARKDOWN, CHECKPOINT_FILE, SHIPPED_ROOT
+
+#: card keys of the evaluation block, from summary.csv's metrics
+CARD_METRICS = ("ari_fg", "ari_all", "mse", "kl", "matched_iou")
+
+
+def train_command(config: dict[str, Any]) -> str:
+    """The ``emorl-eval train`` command line equivalent to a run's ``config.json``: the preset
+    plus every training field that differs from the preset's defaults, and the model overrides."""
+    from emorl_eval.training.config import TrainConfig, resolve_train_config
+
+    train = config["train"]
+    base = resolve_train_config(train["model"], train["data"], train["out"], train.get("preset")).to_dict()
+    args = ["emorl-eval", "train", "--model", train["model"]]
+    if train.get("preset"):
+        args += ["--preset", train["preset"]]
+    args += ["--data", train["data"], "--steps", str(train["steps"]), "--seed", str(train["seed"]),
+             "--batch-size", str(train["batch_size"])]
+    skip = {"model", "preset", "data", "out", "steps", "seed", "batch_size", "model_overrides", "progress",
+            "device", "num_workers", "log_every", "ckpt_every", "max_minutes"}
+    fields = TrainConfig.__dataclass_fields__
+    for key, value in train.items():
+        if key in skip or key not in fields or base.get(key) == value:
+            continue
+        args += ["--set", f"{key}={json.dumps(value, separators=(',', ':'))}"]
+    for key, value in sorted((train.get("model_overrides") or {}).items()):
+        args += ["--set", f"{key}={json.dumps(value, separators=(',', ':'))}"]
+    args += ["--out", train["out"]]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def _git_commit(where: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def machine_description() -> str:
+    """``"Linux x86_64, 2 CPU cores, torch 2.13.0+cpu"``-style text."""
+    import os
+
+    import torch
+
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
+
+
+def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SHIPPED_ROOT,
+            description: str = "", machine: str | None = None, batch_size: int = 32,
+            overwrite: bool = False, progress: bool = False) -> Path:
+    """Package ``run``'s ``checkpoint_last.pt`` as zoo entry ``root/name``; returns the folder.
+
+    The evaluation (seed 0, the model's own refinement steps) is run here on the first ``num``
+    images of ``data``'s test split and stored with the entry; the card quotes those numbers.
+    """
+    import torch
+
+    import models
+    from emorl_eval.data import ObjectsDataset
+    from emorl_eval.evaluate import evaluate_model, write_evaluation
+    from models.checkpoints import read_checkpoint, save_checkpoint
+
+    run = Path(run)
+    last = run / "checkpoint_last.pt"
+    if not (run / "config.json").is_file() or not last.is_file():
+        raise CheckpointError(f"{run} is not a finished run folder (needs config.json and checkpoint_last.pt)")
+    folder = Path(root) / name
+    if folder.exists() and not overwrite:
+        raise ConfigError(f"zoo entry {folder} exists; pass --overwrite to replace it")
+    config = json.loads((run / "config.json").read_text())
+    raw = read_checkpoint(last)
+    extra = raw.get("extra") or {}
+    model = models.load(last)
+
+    tmp = folder.with_name(f".{name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    ckpt = save_checkpoint(tmp / CHECKPOINT_FILE, model, int(raw["step"]),
+                           extra={"train_seconds": float(extra.get("train_seconds", float("nan")))})
+    torch.load(ckpt, map_location="cpu", weights_only=True)  # the promise of the zoo
+    (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    shutil.copyfile(run / "metrics.csv", tmp / "metrics.csv") if (run / "metrics.csv").is_file() else None
+
+    dataset = ObjectsDataset(data, split="test")
+    df = evaluate_model(model, dataset, num=num, batch_size=batch_size, progress=progress,
+                        metadata={"checkpoint": f"zoo:{name}", "checkpoint_step": int(raw["step"]),
+                                  "preset": config.get("preset")})
+    write_evaluation(df, tmp / "eval")
+    evaluation: dict[str, Any] = {"data": str(data), "split": "test", "num_images": int(len(df)), "seed": 0}
+    for key in CARD_METRICS:
+        evaluation[key] = float(df[key].mean())
+        evaluation[f"{key}_std"] = float(df[key].std(ddof=0))
+    data_info = getattr(dataset, "generation", None)
+    train = config["train"]
+    card = {
+        "name": name,
+        "model": config["model_name"],
+        "preset": config.get("preset"),
+        "dataset": config.get("dataset"),
+        "description": description,
+        "command": train_command(config),
+        "steps": int(raw["step"]),
+        "train_minutes": round(float(extra.get("train_seconds", float("nan"))) / 60.0, 1),
+        "machine": machine or machine_description(),
+        "commit": _git_commit(Path(__file__).resolve().parent),
+        "num_parameters": int(config.get("num_parameters", 0)),
+        "batch_size": int(train["batch_size"]),
+        "seed": int(train["seed"]),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "checkpoint_sha256": _sha256(ckpt),
+        "checkpoint_bytes": ckpt.stat().st_size,
+        "data_generation": data_info,
+        "evaluation": evaluation,
+    }
+    (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
+    (tmp / CARD_MARKDOWN).write_text(card_markdown(card))
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The human-readable model card of ``card.json``."""
+    ev = card["evaluation"]
+    lines = [
+        f"# zoo:{card['name']}",
+        "",
+        card.get("description") or f"{card['model']} ({card['preset']}) trained on built-in {card['dataset']}.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| model / preset | `{card['model']}` / `{card['preset']}` |",
+        f"| trainable parameters | {card['num_parameters']:,} |",
+        f"| steps (batch {card['batch_size']}) | {card['steps']:,} |",
+        f"| training wall time | {card['train_minutes']} min |",
+        f"| machine | {card['machine']} |",
+        f"| commit | `{card['commit']}` |",
+        f"| checkpoint | `checkpoint.pt`, {card['checkpoint_bytes'] / 1e6:.2f} MB, sha256 `{card['checkpoint_sha256'][:16]}...` |",
+        "",
+        "Reproduce (then `emorl-eval zoo add RUN --name NAME --data DATA`):",
+        "",
+        "```bash",
+        card["command"],
+        "```",
+        "",
+        f"Evaluation measured on this checkpoint: first {ev['num_images']} images of the `{ev['split']}` split "
+        f"of `{Path(ev['data']).name}`, seed {ev['seed']} (`eval/summary.csv`, `eval/per_image.csv`):",
+        "",
+        "| FG-ARI | ARI (all pixels) | MSE | KL (nats) | matched IoU |",
+        "|---|---|---|---|---|",
+        "| " + " | ".join(f"{ev[k]:.4f} ± {ev[k + '_std']:.4f}" if k != "mse" else f"{ev[k]:.2e} ± {ev[k + '_std']:.1e}"
+                         for k in CARD_METRICS) + " |",
+        "",
+    ]
+    return "\n".join(lines)
