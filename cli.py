@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "dci": ("emorl_eval.commands.dci", "dci", "DCI on IoU-Hungarian-matched slots (appendix E.2, Table 3): scores, importance heatmap."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
     "train": ("emorl_eval.commands.train", "train_command", "Train a model (GECO, curriculum, resume, DDP via torchrun)."),
+    "zoo": ("emorl_eval.commands.zoo", "zoo_group", "Trained models shipped with emorl-eval (--ckpt zoo:NAME): list, show, add."),
 }
 
 

@@ -340,9 +340,16 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
 
 def default_out_dir(ckpt: Any) -> Any:
     """Where results go by default: ``eval/`` beside the checkpoint (``runs/NAME/eval``; for a run
-    folder, inside it), which is where ``emorl-eval ablation-table`` looks for them."""
+    folder, inside it), which is where ``emorl-eval ablation-table`` looks for them. For a zoo
+    model, ``runs/zoo/NAME/eval`` (a run folder with a copy of its config.json; the shipped zoo is
+    never written)."""
     from pathlib import Path
 
+    from emorl_eval import zoo
+
+    local = zoo.local_run_folder(ckpt)
+    if local is not None:
+        return local / "eval"
     ckpt = Path(ckpt)
     return (ckpt if ckpt.is_dir() else ckpt.parent) / "eval"
 

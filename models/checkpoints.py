@@ -200,7 +200,9 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
     from emorl_eval.errors import CheckpointError, ConfigError
     from models.presets import build_config
 
-    path = Path(path)
+    from emorl_eval import zoo
+
+    path = zoo.resolve(path)  # zoo:NAME -> its checkpoint file
     ckpt = read_checkpoint(path, map_location)
     if ckpt["format"] == FORMAT:
         try:

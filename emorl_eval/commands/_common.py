@@ -20,6 +20,31 @@ def parse_int_list(value: str | None, option: str) -> list[int] | None:
         raise ConfigError(f"{option} {value!r}: expected comma-separated integers") from None
 
 
+class CheckpointPath(click.ParamType):
+    """A ``--ckpt`` value: a checkpoint file, a run folder, or ``zoo:NAME`` (converted to the
+    zoo entry's checkpoint file; an unknown name is a one-line error listing the known ones)."""
+
+    name = "checkpoint"
+
+    def __init__(self, exists: bool = False) -> None:
+        self.exists = exists
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        from emorl_eval import zoo
+
+        if isinstance(value, Path):
+            return value
+        path = zoo.resolve(value)
+        if self.exists and not path.exists():
+            self.fail(f"{value}: no such file", param, ctx)
+        return path
+
+
+#: help text shared by every --ckpt option
+CKPT_HELP = ("Checkpoint: ours (runs/NAME/checkpoint_last.pt or the run folder), a zoo model "
+             "(zoo:NAME, see emorl-eval zoo list) or an official EfficientMORL one (with --preset).")
+
+
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``."""
     import torch
@@ -39,8 +64,7 @@ def run_name(ckpt: Path) -> str:
 def model_options(func: Callable) -> Callable:
     """--ckpt, --preset, --data, --split, --refinement-steps, --seed, --device."""
     options = [
-        click.option("--ckpt", required=True, type=click.Path(path_type=Path),
-                     help="Checkpoint: ours (runs/NAME/checkpoint_*.pt) or an official EfficientMORL one (with --preset)."),
+        click.option("--ckpt", required=True, type=CheckpointPath(), help=CKPT_HELP),
         click.option("--preset", default=None, help="Preset for official EfficientMORL checkpoints (they store no config)."),
         click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset file (.h5, EfficientMORL layout)."),
         click.option("--split", default="test", show_default=True, help="Split of the data file."),

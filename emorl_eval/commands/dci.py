@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import parse_int_list, resolve_device, run_name
+from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_device, run_name
 
 
 @click.command("dci")
-@click.option("--ckpt", "ckpts", required=True, multiple=True, type=click.Path(path_type=Path),
-              help="Checkpoint (repeatable: several runs are aggregated into mean ± std). Ours, or an "
-                   "official EfficientMORL one with --preset.")
+@click.option("--ckpt", "ckpts", required=True, multiple=True, type=CheckpointPath(),
+              help="Checkpoint (repeatable: several runs are aggregated into mean ± std). Ours, zoo:NAME, "
+                   "or an official EfficientMORL one with --preset.")
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Dataset file (.h5, EfficientMORL layout) with per-object factors.")
 @click.option("--split", default="test", show_default=True, help="Split of the data file.")

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import CKPT_HELP, CheckpointPath
+
 
 def common_options(fn):
     """Options shared by ``evaluate`` and ``refine-sweep``."""
     options = [
-        click.option("--ckpt", required=True, type=click.Path(path_type=Path),
-                     help="Checkpoint: ours (self-describing) or an official EfficientMORL .pth (needs --preset); "
-                          "or a run folder (its checkpoint_last.pt, else newest checkpoint*.pt)."),
+        click.option("--ckpt", required=True, type=CheckpointPath(),
+                     help=CKPT_HELP + " A run folder means its checkpoint_last.pt, else its newest checkpoint*.pt."),
         click.option("--data", required=True, type=click.Path(path_type=Path),
                      help="Dataset file in the EfficientMORL .h5 layout (e.g. from `emorl-eval data generate`)."),
         click.option("--split", default="test", show_default=True, help="Group of the .h5 file to evaluate on."),

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import CheckpointPath
+
 
 def _parse_seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     try:
@@ -45,7 +47,7 @@ Exit status:
     epilog=EXIT_RULE,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--ckpt", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Checkpoint to check (ours or an official EfficientMORL one).")
+@click.option("--ckpt", type=CheckpointPath(exists=True), help="Checkpoint to check: ours, zoo:NAME or an official EfficientMORL one.")
 @click.option("--model", "model_name", help="Check a fresh random init of this registered model instead of a checkpoint.")
 @click.option("--preset", help="Preset for --model, or the preset an official checkpoint needs.")
 @click.option("--set", "overrides", multiple=True, callback=_parse_overrides, metavar="KEY=VALUE",

@@ -118,7 +118,8 @@ def zoo_entry_of(path: str | os.PathLike) -> ZooEntry | None:
 
 
 def local_run_folder(path: str | os.PathLike, root: str | os.PathLike = "runs/zoo") -> Path | None:
-    """For a zoo checkpoint: ``root/NAME`` (created, with a copy of the entry's ``config.json``),
+    """For a zoo checkpoint: ``root/NAME`` (created, with a copy of the entry's ``config.json``
+    and a link ``checkpoint.pt`` to its weights),
     where results computed from it go by default; the shipped folder itself is never written.
     None for a checkpoint that is not a zoo entry."""
     found = zoo_entry_of(path)
@@ -129,4 +130,12 @@ def local_run_folder(path: str | os.PathLike, root: str | os.PathLike = "runs/zo
     config = found.folder / "config.json"
     if config.is_file() and not (folder / "config.json").is_file():
         (folder / "config.json").write_text(config.read_text())
+    link = folder / CHECKPOINT_FILE
+    if not link.exists():
+        try:  # a link to the shipped weights, so the folder is a complete run folder for `report`
+            link.symlink_to(found.checkpoint.resolve())
+        except OSError:
+            import shutil
+
+            shutil.copyfile(found.checkpoint, link)
     return folder

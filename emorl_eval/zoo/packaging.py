@@ -25,6 +25,11 @@ from emorl_eval.zoo import CARD_FILE, CARD_MARKDOWN, CHECKPOINT_FILE, SHIPPED_RO
 CARD_METRICS = ("ari_fg", "ari_all", "mse", "kl", "matched_iou")
 
 
+def _set_value(value: Any) -> str:
+    """A value as ``--set`` parses it: strings as they are, everything else as compact JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
 def train_command(config: dict[str, Any]) -> str:
     """The ``emorl-eval train`` command line equivalent to a run's ``config.json``: the preset
     plus every training field that differs from the preset's defaults, and the model overrides."""
@@ -43,9 +48,9 @@ def train_command(config: dict[str, Any]) -> str:
     for key, value in train.items():
         if key in skip or key not in fields or base.get(key) == value:
             continue
-        args += ["--set", f"{key}={json.dumps(value, separators=(',', ':'))}"]
+        args += ["--set", f"{key}={_set_value(value)}"]
     for key, value in sorted((train.get("model_overrides") or {}).items()):
-        args += ["--set", f"{key}={json.dumps(value, separators=(',', ':'))}"]
+        args += ["--set", f"{key}={_set_value(value)}"]
     args += ["--out", train["out"]]
     return " ".join(shlex.quote(a) for a in args)
 

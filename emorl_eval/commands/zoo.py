@@ -1,0 +1,74 @@
+"""``emorl-eval zoo``: list, show and add the shipped trained models (``--ckpt zoo:NAME``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group("zoo")
+def zoo_group() -> None:
+    """Trained models shipped with emorl-eval; every --ckpt option accepts zoo:NAME.
+
+    \b
+    Example:
+      emorl-eval zoo list
+      emorl-eval zoo show emorl-tetrominoes-s1
+      emorl-eval evaluate --ckpt zoo:emorl-tetrominoes-s1 --data data/tetrominoes.h5
+    """
+
+
+@zoo_group.command("list")
+def zoo_list() -> None:
+    """Names, training steps and the evaluation numbers measured on each checkpoint."""
+    from emorl_eval import zoo
+
+    found = zoo.entries()
+    if not found:
+        click.echo("the zoo is empty")
+        return
+    header = f"{'name':<28} {'model':<15} {'preset':<18} {'steps':>7} {'minutes':>7} {'FG-ARI':>7} {'MSE':>9} {'KL':>7}  images"
+    click.echo(header)
+    for e in found:
+        card = e.card
+        click.echo(f"{'zoo:' + e.name:<28} {card['model']:<15} {str(card['preset']):<18} {card['steps']:>7} "
+                   f"{card['train_minutes']:>7} {e.metric('ari_fg'):>7.4f} {e.metric('mse'):>9.2e} {e.metric('kl'):>7.2f}"
+                   f"  {card['evaluation']['num_images']} test")
+
+
+@zoo_group.command("show")
+@click.argument("name")
+def zoo_show(name: str) -> None:
+    """Print the model card of NAME (zoo:NAME or NAME)."""
+    from emorl_eval import zoo
+
+    entry = zoo.entry(name)
+    click.echo((entry.folder / zoo.CARD_MARKDOWN).read_text())
+    click.echo(f"folder: {entry.folder}")
+
+
+@zoo_group.command("add")
+@click.argument("run", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Zoo name, e.g. emorl-tetrominoes-s1.")
+@click.option("--data", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Dataset whose test split the card's numbers are measured on.")
+@click.option("--num", default=320, show_default=True, type=click.IntRange(min=1), help="Test images evaluated.")
+@click.option("--description", default="", help="One paragraph for the model card.")
+@click.option("--machine", default=None, help="Where it was trained [this machine: OS, CPU cores, torch].")
+@click.option("--zoo-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Zoo folder to write to [the shipped zoo, emorl_eval/zoo].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing entry of that name.")
+def zoo_add(run: Path, name: str, data: Path, num: int, description: str, machine: str | None,
+            zoo_dir: Path | None, overwrite: bool) -> None:
+    """Package RUN's final checkpoint (weights and config only) as a zoo entry with its model card.
+
+    The card's numbers are measured here, on this checkpoint: the first NUM test images of DATA.
+    """
+    from emorl_eval import zoo
+    from emorl_eval.zoo.packaging import add_run
+
+    folder = add_run(run, name, data, num=num, root=zoo_dir or zoo.SHIPPED_ROOT, description=description,
+                     machine=machine, overwrite=overwrite, progress=True)
+    click.echo((folder / zoo.CARD_MARKDOWN).read_text())
+    click.echo(f"wrote {folder}")

@@ -1,0 +1,127 @@
+"""The zoo machinery on a temporary zoo: packaging a run, zoo:NAME in every --ckpt, listing,
+model cards, and one-line errors for unknown names."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+import torch
+
+import cli
+from emorl_eval import zoo
+from emorl_eval.zoo.packaging import add_run, train_command
+
+
+def _run(capsys, args: list[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(args)
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, tiny_h5: Path) -> Path:
+    """A 3-step Slot Attention run (16x16 tiny preset resized to the 35x35 data)."""
+    from emorl_eval.training import resolve_train_config, train
+
+    run = tmp_path_factory.mktemp("runs") / "sa_tiny"
+    config = resolve_train_config("slot_attention", tiny_h5, run, "tiny", steps=3, batch_size=4, device="cpu",
+                                  progress=False, sets=["image_size=[35,35]", "init=standard"])
+    return train(config)
+
+
+@pytest.fixture
+def temp_zoo(tmp_path: Path, monkeypatch, trained_run: Path, tiny_h5: Path) -> Path:
+    root = tmp_path / "zoo"
+    add_run(trained_run, "sa-test-s0", tiny_h5, num=8, root=root, description="test entry")
+    monkeypatch.setenv(zoo.PATH_VARIABLE, str(root))
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def test_entry_is_weights_only_with_card_and_evaluation(temp_zoo: Path) -> None:
+    folder = temp_zoo / "sa-test-s0"
+    ckpt = torch.load(folder / "checkpoint.pt", weights_only=True)
+    assert ckpt["step"] == 3 and "optimizer" not in ckpt["extra"]
+    card = json.loads((folder / "card.json").read_text())
+    assert card["model"] == "slot_attention" and card["steps"] == 3 and card["evaluation"]["num_images"] == 8
+    per_image = (folder / "eval" / "per_image.csv").read_text().splitlines()
+    assert len(per_image) == 1 + 8
+    # the card quotes the evaluation stored beside it
+    import pandas as pd
+
+    df = pd.read_csv(folder / "eval" / "per_image.csv")
+    assert card["evaluation"]["ari_fg"] == pytest.approx(df["ari_fg"].mean())
+    assert "## " not in (folder / "MODEL_CARD.md").read_text().split("\n", 1)[0]
+
+
+def test_card_command_reproduces_the_run_config(trained_run: Path) -> None:
+    from emorl_eval.training import resolve_train_config
+
+    config = json.loads((trained_run / "config.json").read_text())
+    args = shlex.split(train_command(config))
+    assert args[:2] == ["emorl-eval", "train"]
+    opts: dict[str, list[str]] = {}
+    for key, value in zip(args[2::2], args[3::2]):
+        opts.setdefault(key, []).append(value)
+    again = resolve_train_config(opts["--model"][0], opts["--data"][0], opts["--out"][0], opts["--preset"][0],
+                                 sets=opts.get("--set", []), steps=int(opts["--steps"][0]),
+                                 seed=int(opts["--seed"][0]), batch_size=int(opts["--batch-size"][0]))
+    original = config["train"]
+    for key in ("lr", "warmup_steps", "refinement_curriculum", "clip_grad_norm", "model_overrides", "batch_size"):
+        assert again.to_dict()[key] == original[key], key
+
+
+def test_resolve_and_unknown_name(temp_zoo: Path) -> None:
+    assert zoo.resolve("zoo:sa-test-s0") == temp_zoo / "sa-test-s0" / "checkpoint.pt"
+    assert zoo.resolve("runs/x.pt") == Path("runs/x.pt")
+    with pytest.raises(Exception, match=r"unknown zoo model 'nope'; known: .*sa-test-s0"):
+        zoo.resolve("zoo:nope")
+
+
+def test_models_load_accepts_a_zoo_name(temp_zoo: Path) -> None:
+    import models
+
+    model = models.load("zoo:sa-test-s0")
+    assert model.model_name == "slot_attention" and model.image_size == (35, 35)
+
+
+def test_zoo_list_and_show(capsys, temp_zoo: Path) -> None:
+    code, out, _ = _run(capsys, ["zoo", "list"])
+    assert code == 0 and "zoo:sa-test-s0" in out and "slot_attention" in out
+    code, out, _ = _run(capsys, ["zoo", "show", "zoo:sa-test-s0"])
+    assert code == 0 and "# zoo:sa-test-s0" in out and "emorl-eval train" in out
+
+
+@pytest.mark.parametrize("verb", [["evaluate", "--num", "4"], ["refine-sweep", "--num", "2"], ["dci", "--num", "4"],
+                                  ["symmetry"], ["figures", "decompose", "--num", "2"], ["leakage"]])
+def test_unknown_zoo_name_is_one_line_in_every_ckpt_command(capsys, temp_zoo: Path, tiny_h5: Path, verb) -> None:
+    args = [*verb, "--ckpt", "zoo:nope"] + ([] if verb[0] == "symmetry" else ["--data", str(tiny_h5)])
+    code, _, err = _run(capsys, args)
+    assert code == 2, err
+    assert err.startswith("error: unknown zoo model 'nope'; known: ") and "sa-test-s0" in err
+    assert err.count("\n") == 1
+
+
+def test_evaluate_a_zoo_model_writes_a_local_run_folder(capsys, temp_zoo: Path, tiny_h5: Path) -> None:
+    code, out, err = _run(capsys, ["evaluate", "--ckpt", "zoo:sa-test-s0", "--data", str(tiny_h5), "--num", "4"])
+    assert code == 0, err
+    local = Path("runs/zoo/sa-test-s0")
+    assert (local / "eval" / "per_image.csv").is_file() and (local / "config.json").is_file()
+    assert (local / "checkpoint.pt").resolve() == (temp_zoo / "sa-test-s0" / "checkpoint.pt").resolve()
+    assert not (temp_zoo / "sa-test-s0" / "eval" / "summary.md").read_text() == ""  # shipped eval untouched
+    # the local folder is a run folder: ablation-table finds the evaluation
+    code, out, err = _run(capsys, ["ablation-table", "runs", "--out", "tables/ablation"])
+    assert code == 0, err
+    assert "slot_attention" in Path("tables/ablation.md").read_text()
+
+
+def test_adding_over_an_existing_entry_needs_overwrite(temp_zoo: Path, trained_run: Path, tiny_h5: Path) -> None:
+    with pytest.raises(Exception, match="exists; pass --overwrite"):
+        add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo)
+    add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo, overwrite=True)
+    assert json.loads((temp_zoo / "sa-test-s0" / "card.json").read_text())["evaluation"]["num_images"] == 4
