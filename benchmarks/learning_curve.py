@@ -93,7 +93,10 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
         rows.append(pd.DataFrame([row]))
         print(f"  step {step:>7}  {row['minutes']:7.1f} min  FG-ARI {row['ari_fg']:.3f}  ARI {row['ari_all']:.3f}  "
               f"MSE {row['mse']:.5f}  KL {row['kl']:.2f}", flush=True)
-    curve = pd.concat([r for r in rows if len(r)], ignore_index=True).sort_values("step")
+    rows = [r for r in rows if len(r)]
+    if not rows:
+        return pd.DataFrame(columns=COLUMNS + ["num"])
+    curve = pd.concat(rows, ignore_index=True).sort_values("step")
     curve = curve.drop_duplicates("step", keep="last")
     tmp = cache_file.with_suffix(".csv.tmp")
     curve.to_csv(tmp, index=False)

@@ -1,108 +1,176 @@
 """The end-to-end demo on built-in data: the README's first set-up command.
 
-One call runs the whole toolkit on procedurally generated Tetrominoes, each step through the
-same ``emorl-eval`` command a user would type, so the demo exercises exactly the CLI:
+One call runs the toolkit on procedurally generated Tetrominoes, each step through the same
+``emorl-eval`` command a user would type, inside the output folder (``data/``, ``runs/``,
+``reports/`` below it). The numbers come from the **zoo** (models trained here on a 2-core CPU,
+``emorl-eval zoo list``), evaluated afresh on held-out images; a short training run exercises the
+training path:
 
-1. ``data generate``  - built-in Tetrominoes (train + test) into ``OUT/data/tetrominoes.h5``;
-2. ``train``          - EfficientMORL, tetrominoes preset (GECO, I = 3), a short CPU-sized run
-                         (LR warm-up shortened to a fifth of the steps);
-3. ``evaluate``       - ARI / MSE / KL / mSC / mBO on the test split;
-4. ``refine-sweep``   - the same model at I = 0..4 test-time refinement steps (Figure 14);
-5. ``dci``            - DCI on IoU-Hungarian-matched slots (appendix E.2);
-6. ``symmetry``       - the appendix A permutation checks on the trained weights;
-7. ``report``         - ablation table, figures, leakage, indexed in ``OUT/reports/README.md``.
-
-A short run does not reach the paper's numbers (200K steps); the demo shows the pipeline and
-writes real, reproducible numbers for the steps it trained. Every step's outputs stay on disk,
-and re-running with the same options resumes training instead of starting over.
+1. ``data generate``  - Tetrominoes with a seed the zoo never trained on (held-out scenes);
+2. ``train``          - EfficientMORL ``tetrominoes_cpu``, a short run (``--steps``; resumes);
+3. ``evaluate``       - that run, then every zoo Tetrominoes model (``runs/zoo/NAME/eval``);
+4. ``refine-sweep``   - the zoo EfficientMORL at I = 0..4 test-time refinement steps (Figure 14);
+5. ``dci``            - DCI of the zoo EfficientMORL seeds (mean ± std, appendix E.2);
+6. ``symmetry``       - the appendix A checks on the learned EfficientMORL weights;
+7. ``leakage``        - EfficientMORL vs GENESIS (appendix B, Figure 11);
+8. ``figures``        - decomposition of the zoo EfficientMORL (Figures 16-18);
+9. ``report``         - ablation table over the zoo seeds and the index ``reports/README.md``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
+
+#: seed of the demo's data: the zoo models were trained and carded on seed 0 files
+DEMO_DATA_SEED = 100
 
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """The demo's settings.
+    """The demo's settings. Paths are relative to ``out`` (the demo runs inside it).
 
     Attributes:
         out: root folder (``data/``, ``runs/``, ``reports/`` below it).
-        num_images: images generated (10% go to the test split).
-        steps: training steps.
-        batch_size: training batch size.
-        eval_images: test images evaluated (the paper's protocol uses 320).
-        seed: data seed; the training seed is ``seed + 1``.
+        num_images: images generated (10% form the test split).
+        steps: steps of the short training run.
+        batch_size: its batch size.
+        eval_images: held-out test images every model is evaluated on.
+        seed: data seed (default: one the zoo never saw); the short run trains with seed 1.
+        emorl: zoo names of the EfficientMORL seeds (the first one gets the per-model reports).
+        peers: zoo names of the comparison models (evaluated; the first GENESIS one in leakage).
     """
 
     out: Path = Path(".")
-    num_images: int = 1000
-    steps: int = 100
+    num_images: int = 3200
+    steps: int = 20
     batch_size: int = 8
-    eval_images: int = 100
-    seed: int = 0
+    eval_images: int = 320
+    seed: int = DEMO_DATA_SEED
+    emorl: tuple[str, ...] = ()
+    peers: tuple[str, ...] = ()
 
-    @property
-    def data_file(self) -> Path:
-        return self.out / "data" / "tetrominoes.h5"
+    data_file: Path = field(default=Path("data") / "tetrominoes.h5", init=False)
 
     @property
     def run_dir(self) -> Path:
-        return self.out / "runs" / f"emorl_tetrominoes_s{self.seed + 1}"
+        return Path("runs") / "emorl_tetrominoes_cpu_short"
 
     @property
     def checkpoint(self) -> Path:
         return self.run_dir / "checkpoint_last.pt"
 
     def commands(self) -> list[tuple[str, list[str]]]:
-        """``(title, argv)`` of each step, in order."""
-        data, run, ckpt = str(self.data_file), str(self.run_dir), str(self.checkpoint)
-        num = str(self.eval_images)
-        figures = self.out / "reports" / "figures"
-        return [
-            ("generate built-in Tetrominoes",
+        """``(title, argv)`` of each step, in order (paths relative to ``out``)."""
+        data, run, ckpt, num = str(self.data_file), str(self.run_dir), str(self.checkpoint), str(self.eval_images)
+        resume = ["--resume"] if (self.out / self.checkpoint).is_file() else []
+        steps: list[tuple[str, list[str]]] = [
+            ("generate built-in Tetrominoes (held-out seed)",
              ["data", "generate", "--dataset", "tetrominoes", "--num", str(self.num_images),
               "--seed", str(self.seed), "--out", data]),
-            ("train EfficientMORL (tetrominoes preset)",
-             ["train", "--model", "emorl", "--preset", "tetrominoes", "--data", data,
-              "--steps", str(self.steps), "--batch-size", str(self.batch_size),
-              "--seed", str(self.seed + 1), "--log-every", str(max(1, min(25, self.steps // 4))),
-              # the preset warms the LR up over 10K steps; a short run warms up over its first fifth
-              "--set", f"warmup_steps={max(1, self.steps // 5)}",
-              "--ckpt-every", str(max(1, self.steps // 2)), "--out", run]
-             + (["--resume"] if self.checkpoint.is_file() else [])),
-            ("evaluate ARI / MSE / KL",
-             ["evaluate", "--ckpt", ckpt, "--data", data, "--num", num]),
-            ("refinement sweep I = 0..4",
-             ["refine-sweep", "--ckpt", ckpt, "--data", data, "--num", num, "--steps", "0,1,2,3,4",
-              "--out", str(self.run_dir / "eval"), "--figure", str(figures / f"refine_sweep_{self.run_dir.name}.png")]),
-            ("DCI on matched slots",
-             ["dci", "--ckpt", ckpt, "--data", data, "--num", num, "--out", str(self.run_dir / "dci"),
-              "--figure", str(figures / f"dci_importance_{self.run_dir.name}.png")]),
-            ("symmetry checks (appendix A)",
-             ["symmetry", "--ckpt", ckpt, "--out", str(self.run_dir / "symmetry")]),
-            ("report",
-             ["report", str(self.out / "runs"), "--data", data, "--out", str(self.out / "reports")]),
+            (f"train EfficientMORL tetrominoes_cpu for {self.steps} steps (the training path; the zoo holds the learned weights)",
+             ["train", "--model", "emorl", "--preset", "tetrominoes_cpu", "--data", data,
+              "--steps", str(self.steps), "--batch-size", str(self.batch_size), "--seed", "1",
+              "--log-every", str(max(1, min(10, self.steps))), "--ckpt-every", str(self.steps),
+              "--no-progress", "--out", run] + resume),
+            ("evaluate the short run", ["evaluate", "--ckpt", ckpt, "--data", data, "--num", num, "--no-progress"]),
         ]
+        for name in (*self.emorl, *self.peers):
+            steps.append((f"evaluate zoo:{name}",
+                          ["evaluate", "--ckpt", f"zoo:{name}", "--data", data, "--num", num, "--no-progress"]))
+        if self.emorl:
+            first = f"zoo:{self.emorl[0]}"
+            figures = Path("reports") / "figures"
+            steps += [
+                ("refinement sweep I = 0..4",
+                 ["refine-sweep", "--ckpt", first, "--data", data, "--num", num, "--steps", "0,1,2,3,4",
+                  "--no-progress", "--figure", str(figures / f"refine_sweep_{self.emorl[0]}.png")]),
+                ("DCI on matched slots, EfficientMORL seeds",
+                 ["dci", *[a for n in self.emorl for a in ("--ckpt", f"zoo:{n}")], "--data", data, "--num", num,
+                  "--no-progress", "--out", str(Path("reports") / "dci" / "emorl_tetrominoes"),
+                  "--figure", str(figures / "dci_importance_emorl_tetrominoes.png")]),
+                ("symmetry checks on the learned weights (appendix A)",
+                 ["symmetry", "--ckpt", first, "--out", str(Path("reports") / "symmetry")]),
+                ("decomposition figure",
+                 ["figures", "decompose", "--ckpt", first, "--data", data, "--num", "4",
+                  "--out", str(figures / f"{self.emorl[0]}_decompose.png")]),
+            ]
+            for name in (self.emorl[0], *[p for p in self.peers if p.startswith("genesis")][:1]):
+                steps.append((f"leakage of zoo:{name}",
+                              ["leakage", "--ckpt", f"zoo:{name}", "--data", data,
+                               "--out", str(Path("reports") / "leakage" / name)]))
+        steps.append(("report: ablation table over the evaluated runs, index",
+                      ["report", "runs", "--out", "reports"]))
+        return steps
+
+
+@contextmanager
+def inside(folder: Path) -> Iterator[None]:
+    """Run the block with ``folder`` (created) as the working directory."""
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def zoo_plan(**options) -> DemoPlan:
+    """A :class:`DemoPlan` over the zoo's Tetrominoes models (EfficientMORL seeds and peers)."""
+    from emorl_eval import zoo
+
+    emorl, peers = [], []
+    for entry in zoo.entries():
+        if entry.card.get("dataset") != "tetrominoes":
+            continue
+        (emorl if entry.card["model"] == "emorl" else peers).append(entry.name)
+    return DemoPlan(emorl=tuple(emorl), peers=tuple(peers), **options)
 
 
 def run_demo(plan: DemoPlan, invoke: Callable[[list[str]], int], echo: Callable[[str], None]) -> int:
-    """Run the plan's commands in order with ``invoke(argv) -> exit status``.
+    """Run the plan's commands in order, inside ``plan.out``, with ``invoke(argv) -> exit status``.
 
-    Training resumes when the run folder already holds a checkpoint. The symmetry step's exit
-    status (1 = a claimed property is violated) is reported but does not stop the demo; any other
-    non-zero status stops it. Returns the worst exit status seen.
+    The symmetry step's exit status (1 = a property is violated) is reported but does not stop
+    the demo; any other non-zero status stops it. Returns the worst exit status seen. Ends with
+    EfficientMORL's FG-ARI (mean over the held-out images) from the zoo evaluation.
     """
     worst = 0
     steps = plan.commands()
-    for i, (title, argv) in enumerate(steps, start=1):
-        echo(f"\n[{i}/{len(steps)}] {title}: emorl-eval {' '.join(argv)}")
-        status = invoke(argv)
-        worst = max(worst, status)
-        if status != 0 and argv[0] != "symmetry":
-            echo(f"step {i} ({title}) failed with exit status {status}; stopping")
-            return status
+    with inside(plan.out):
+        for i, (title, argv) in enumerate(steps, start=1):
+            echo(f"\n[{i}/{len(steps)}] {title}: emorl-eval {' '.join(argv)}")
+            status = invoke(argv)
+            worst = max(worst, status)
+            if status != 0 and argv[0] != "symmetry":
+                echo(f"step {i} ({title}) failed with exit status {status}; stopping")
+                return status
+        headline = headline_numbers(plan)
+    if headline:
+        echo("\n" + headline)
     echo(f"\ndone: tables and figures indexed in {plan.out / 'reports' / 'README.md'}")
     return worst
+
+
+def headline_numbers(plan: DemoPlan) -> str:
+    """FG-ARI and MSE of every evaluated zoo model and of the short run (cwd = ``plan.out``)."""
+    import pandas as pd
+
+    rows = []
+    for name in (*plan.emorl, *plan.peers):
+        per_image = Path("runs") / "zoo" / name / "eval" / "per_image.csv"
+        if per_image.is_file():
+            df = pd.read_csv(per_image)
+            rows.append(f"  zoo:{name:<30} FG-ARI {df['ari_fg'].mean():.3f} ± {df['ari_fg'].std(ddof=0):.3f}  "
+                        f"MSE {df['mse'].mean():.2e}  ({len(df)} held-out images)")
+    short = plan.run_dir / "eval" / "per_image.csv"
+    if short.is_file():
+        df = pd.read_csv(short)
+        rows.append(f"  {'short run (' + str(plan.steps) + ' steps)':<34} FG-ARI {df['ari_fg'].mean():.3f}"
+                    f"  MSE {df['mse'].mean():.2e}")
+    emorl = [r for r in rows if "zoo:emorl" in r]
+    title = "EfficientMORL FG-ARI on held-out Tetrominoes:" if emorl else "results:"
+    return "\n".join([title, *rows]) if rows else ""

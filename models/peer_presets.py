@@ -15,6 +15,9 @@ defaults; every preset of a model shares the model's training defaults, which th
   likelihood.
 * Slot Attention: the EfficientMORL repository's SlotAttention configs (K, D, decoder per dataset,
   Adam 4e-4, batch 64, 500K steps) and the Slot Attention paper's 10K-step warm-up.
+* ``tetrominoes_cpu`` (GENESIS, GENESIS-S, Slot Attention): departures from the papers that learn
+  on a 2-core CPU (``models.presets.CPU_TRAINING``: batch 16, 500-step warm-up (GENESIS: 200),
+  lr 4e-4, 10K steps); what the zoo's models were trained with.
 * IODINE: pemami4911/IODINE.pytorch (the implementation behind EMORL appendix E.3): 5 decoded
   iterations (I = 4 refinement updates), GMM sigma 0.1, Adam 4e-4, batch 32, 500K steps.
 """
@@ -48,6 +51,8 @@ def _genesis_presets(two_stage: bool) -> dict[str, dict[str, Any]]:
         else:
             presets[name] = {**base, **_GMM_07}
             presets[f"{name}_gaussian"] = {**base, **_GAUSS_01, "geco_lr": 1e-6}
+    # CPU-trainable departure (EMORL appendix B.1's Gaussian sigma 0.1, no GECO): the zoo's GENESIS
+    presets["tetrominoes_cpu"] = {**presets["tetrominoes_gaussian"], "use_geco": False}
     # for tests and smoke runs: 16x16 images, 3 slots, small latents
     presets["tiny"] = {
         "num_slots": 3, "image_size": (16, 16), "two_stage": two_stage,
@@ -68,6 +73,9 @@ _GENESIS_TRAINING = {
 
 _SLOT_ATTENTION_PRESETS: dict[str, dict[str, Any]] = {
     "tetrominoes": {"num_slots": 4, "latent_dim": 32, "image_size": (35, 35), "decoder": "small"},
+    # CPU-trainable departure: a 32-wide encoder and standard init (models.components.init)
+    "tetrominoes_cpu": {"num_slots": 4, "latent_dim": 32, "image_size": (35, 35), "decoder": "small",
+                        "encoder_channels": 32, "mlp_hidden": 64, "init": "standard"},
     "multi_dsprites": {"num_slots": 6, "latent_dim": 64, "image_size": (64, 64), "decoder": "small"},
     "clevr6": {"num_slots": 7, "latent_dim": 64, "image_size": (96, 96), "decoder": "big"},
     "textured_dsprites": {"num_slots": 6, "latent_dim": 64, "image_size": (64, 64), "decoder": "small"},
@@ -122,8 +130,14 @@ def register(name: str) -> None:
     """Register peer model ``name``'s presets with :mod:`models.presets` (called lazily by it)."""
     from models.presets import register_presets
 
+    from models.presets import CPU_TRAINING
+
     presets, training, default = PEER_MODELS[name]
     per_preset = {preset: copy.deepcopy(training) for preset in presets}
+    if "tetrominoes_cpu" in per_preset:
+        per_preset["tetrominoes_cpu"].update(copy.deepcopy(CPU_TRAINING))
+        if name == "genesis" or name == "genesis_s":
+            per_preset["tetrominoes_cpu"]["warmup_steps"] = 200
     if name == "iodine":  # trained with its preset's I throughout
         from models.iodine import IODINEConfig
 

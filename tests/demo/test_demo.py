@@ -1,66 +1,113 @@
-"""The demo (README main job): step order, resume, exit statuses, and a small real run."""
+"""The demo (README main job): step order, working folder, resume, exit statuses, and a small
+real run on a temporary zoo of briefly trained models."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from cli import main
-from emorl_eval.demo import DemoPlan, run_demo
+from emorl_eval import zoo
+from emorl_eval.demo import DEMO_DATA_SEED, DemoPlan, run_demo
 
-VERBS = ["data", "train", "evaluate", "refine-sweep", "dci", "symmetry", "report"]
+PLAN = dict(emorl=("emorl-a-s1", "emorl-a-s2"), peers=("slot-attention-a-s1", "genesis-a-s1"))
 
 
 def _recorder(statuses: dict[str, int] | None = None):
-    calls: list[list[str]] = []
+    calls: list[tuple[str, list[str]]] = []
 
     def invoke(argv: list[str]) -> int:
-        calls.append(argv)
+        calls.append((os.getcwd(), argv))
         return (statuses or {}).get(argv[0], 0)
 
     return calls, invoke
 
 
-def test_runs_every_step_in_order_on_the_planned_files(tmp_path: Path) -> None:
+def test_runs_every_step_in_order_inside_the_output_folder(tmp_path: Path) -> None:
     calls, invoke = _recorder()
-    plan = DemoPlan(out=tmp_path, steps=7, batch_size=3)
+    plan = DemoPlan(out=tmp_path, steps=7, batch_size=3, **PLAN)
     assert run_demo(plan, invoke, lambda s: None) == 0
-    assert [c[0] for c in calls] == VERBS
-    train = calls[1]
+    verbs = [argv[0] for _, argv in calls]
+    assert verbs == ["data", "train", "evaluate"] + ["evaluate"] * 4 + [
+        "refine-sweep", "dci", "symmetry", "figures", "leakage", "leakage", "report"]
+    assert all(cwd == str(tmp_path) for cwd, _ in calls) and os.getcwd() != str(tmp_path)
+    data = calls[0][1]
+    assert data[data.index("--seed") + 1] == str(DEMO_DATA_SEED)  # never the zoo's training seed 0
+    train = calls[1][1]
     assert train[train.index("--steps") + 1] == "7" and "--resume" not in train
-    assert all(str(plan.checkpoint) in c for c in calls[2:6])
-    assert str(plan.data_file) in calls[0] and str(plan.data_file) in calls[-1]
+    evaluated = [argv[argv.index("--ckpt") + 1] for _, argv in calls if argv[0] == "evaluate"][1:]
+    assert evaluated == [f"zoo:{n}" for n in (*PLAN["emorl"], *PLAN["peers"])]
+    dci = next(argv for _, argv in calls if argv[0] == "dci")
+    assert [dci[i + 1] for i, a in enumerate(dci) if a == "--ckpt"] == ["zoo:emorl-a-s1", "zoo:emorl-a-s2"]
+    symmetry = next(argv for _, argv in calls if argv[0] == "symmetry")
+    assert "zoo:emorl-a-s1" in symmetry and "--generic-weights" not in symmetry
+    leaked = [argv[argv.index("--ckpt") + 1] for _, argv in calls if argv[0] == "leakage"]
+    assert leaked == ["zoo:emorl-a-s1", "zoo:genesis-a-s1"]
 
 
 def test_training_resumes_when_the_run_has_a_checkpoint(tmp_path: Path) -> None:
-    plan = DemoPlan(out=tmp_path)
-    plan.checkpoint.parent.mkdir(parents=True)
-    plan.checkpoint.write_bytes(b"x")
+    plan = DemoPlan(out=tmp_path, **PLAN)
+    (tmp_path / plan.checkpoint).parent.mkdir(parents=True)
+    (tmp_path / plan.checkpoint).write_bytes(b"x")
     calls, invoke = _recorder()
     run_demo(plan, invoke, lambda s: None)
-    assert "--resume" in calls[1]
+    assert "--resume" in calls[1][1]
 
 
 def test_a_failing_step_stops_the_demo_but_a_symmetry_violation_does_not(tmp_path: Path) -> None:
     calls, invoke = _recorder({"evaluate": 2})
-    assert run_demo(DemoPlan(out=tmp_path), invoke, lambda s: None) == 2
-    assert [c[0] for c in calls] == VERBS[:3]
+    assert run_demo(DemoPlan(out=tmp_path, **PLAN), invoke, lambda s: None) == 2
+    assert [argv[0] for _, argv in calls] == ["data", "train", "evaluate"]
 
     calls, invoke = _recorder({"symmetry": 1})
-    assert run_demo(DemoPlan(out=tmp_path), invoke, lambda s: None) == 1
-    assert [c[0] for c in calls] == VERBS
+    assert run_demo(DemoPlan(out=tmp_path, **PLAN), invoke, lambda s: None) == 1
+    assert [argv[0] for _, argv in calls][-1] == "report"
 
 
-def test_small_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The README command at toy size: every step runs for real and writes its files."""
+def test_demo_without_an_emorl_zoo_model_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(zoo, "SHIPPED_ROOT", tmp_path / "empty")
+    monkeypatch.delenv(zoo.PATH_VARIABLE, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "the zoo holds no EfficientMORL Tetrominoes model" in err and err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def toy_zoo(tmp_path_factory) -> Path:
+    """EfficientMORL and GENESIS trained for 2 steps each, packaged as a temporary zoo."""
+    from emorl_eval.data import generate_h5
+    from emorl_eval.training import resolve_train_config, train
+    from emorl_eval.zoo.packaging import add_run
+
+    base = tmp_path_factory.mktemp("toyzoo")
+    data = generate_h5(base / "t.h5", "tetrominoes", num=24, seed=0, test_fraction=0.25)
+    root = base / "zoo"
+    for model, name in (("emorl", "emorl-toy-s1"), ("genesis", "genesis-toy-s1")):
+        run = base / name
+        train(resolve_train_config(model, data, run, "tetrominoes_cpu", steps=2, batch_size=2, device="cpu",
+                                   progress=False))
+        add_run(run, name, data, num=4, root=root)
+    return root
+
+
+def test_small_demo_end_to_end(toy_zoo: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The README command at toy size on a toy zoo: every step runs for real and writes its files."""
+    monkeypatch.setattr(zoo, "SHIPPED_ROOT", toy_zoo)
+    monkeypatch.delenv(zoo.PATH_VARIABLE, raising=False)
     main(["demo", "--out", str(tmp_path), "--num-images", "60", "--steps", "2", "--batch-size", "2",
           "--eval-images", "4"])  # a non-zero exit would raise SystemExit and fail the test
-    run = tmp_path / "runs" / "emorl_tetrominoes_s1"
-    per_image = pd.read_csv(run / "eval" / "per_image.csv")
-    assert len(per_image) == 4 and per_image["mse"].notna().all()
-    assert (run / "dci" / "dci.csv").is_file()
+    out = capsys.readouterr().out
+    for name in ("emorl-toy-s1", "genesis-toy-s1"):
+        per_image = pd.read_csv(tmp_path / "runs" / "zoo" / name / "eval" / "per_image.csv")
+        assert len(per_image) == 4 and per_image["ari_fg"].notna().all()
+    assert (tmp_path / "reports" / "dci" / "emorl_tetrominoes" / "dci.csv").is_file()
     assert (tmp_path / "reports" / "README.md").is_file()
-    assert (tmp_path / "reports" / "figures" / f"refine_sweep_{run.name}.png").stat().st_size > 0
-    assert "all properties hold" in capsys.readouterr().out
+    assert (tmp_path / "reports" / "figures" / "refine_sweep_emorl-toy-s1.png").stat().st_size > 0
+    assert (tmp_path / "reports" / "figures" / "emorl-toy-s1_decompose.png").stat().st_size > 0
+    assert "EfficientMORL FG-ARI on held-out Tetrominoes:" in out and "zoo:emorl-toy-s1" in out
+    assert not (toy_zoo / "emorl-toy-s1" / "eval" / "refine_sweep.csv").exists()  # the zoo is read-only
