@@ -81,27 +81,28 @@ class DemoPlan:
         for name in (*self.emorl, *self.peers):
             steps.append((f"evaluate zoo:{name}",
                           ["evaluate", "--ckpt", f"zoo:{name}", "--data", data, "--num", num, "--no-progress"]))
-        if self.emorl:
-            first = f"zoo:{self.emorl[0]}"
-            figures = Path("reports") / "figures"
-            steps += [
-                ("refinement sweep I = 0..4",
-                 ["refine-sweep", "--ckpt", first, "--data", data, "--num", num, "--steps", "0,1,2,3,4",
-                  "--no-progress", "--figure", str(figures / f"refine_sweep_{self.emorl[0]}.png")]),
-                ("DCI on matched slots, EfficientMORL seeds",
-                 ["dci", *[a for n in self.emorl for a in ("--ckpt", f"zoo:{n}")], "--data", data, "--num", num,
-                  "--no-progress", "--out", str(Path("reports") / "dci" / "emorl_tetrominoes"),
-                  "--figure", str(figures / "dci_importance_emorl_tetrominoes.png")]),
-                ("symmetry checks on the learned weights (appendix A)",
-                 ["symmetry", "--ckpt", first, "--out", str(Path("reports") / "symmetry")]),
-                ("decomposition figure",
-                 ["figures", "decompose", "--ckpt", first, "--data", data, "--num", "4",
-                  "--out", str(figures / f"{self.emorl[0]}_decompose.png")]),
-            ]
-            for name in (self.emorl[0], *[p for p in self.peers if p.startswith("genesis")][:1]):
-                steps.append((f"leakage of zoo:{name}",
-                              ["leakage", "--ckpt", f"zoo:{name}", "--data", data,
-                               "--out", str(Path("reports") / "leakage" / name)]))
+        # per-model reports on the first zoo EfficientMORL, or on the short run when the zoo has none
+        first, label = (f"zoo:{self.emorl[0]}", self.emorl[0]) if self.emorl else (ckpt, self.run_dir.name)
+        dci_ckpts = [f"zoo:{n}" for n in self.emorl] or [ckpt]
+        figures = Path("reports") / "figures"
+        steps += [
+            ("refinement sweep I = 0..4",
+             ["refine-sweep", "--ckpt", first, "--data", data, "--num", num, "--steps", "0,1,2,3,4",
+              "--no-progress", "--figure", str(figures / f"refine_sweep_{label}.png")]),
+            ("DCI on matched slots" + (", EfficientMORL seeds" if len(dci_ckpts) > 1 else ""),
+             ["dci", *[a for c in dci_ckpts for a in ("--ckpt", c)], "--data", data, "--num", num,
+              "--no-progress", "--out", str(Path("reports") / "dci" / "emorl_tetrominoes"),
+              "--figure", str(figures / "dci_importance_emorl_tetrominoes.png")]),
+            ("symmetry checks on the trained weights (appendix A)",
+             ["symmetry", "--ckpt", first, "--out", str(Path("reports") / "symmetry")]),
+            ("decomposition figure",
+             ["figures", "decompose", "--ckpt", first, "--data", data, "--num", "4",
+              "--out", str(figures / f"{label}_decompose.png")]),
+        ]
+        genesis = [p for p in self.peers if p.startswith("genesis")][:1]
+        for ref, name in ((first, label), *((f"zoo:{g}", g) for g in genesis)):
+            steps.append((f"leakage of {ref}",
+                          ["leakage", "--ckpt", ref, "--data", data, "--out", str(Path("reports") / "leakage" / name)]))
         steps.append(("report: ablation table over the evaluated runs, index",
                       ["report", "runs", "--out", "reports"]))
         return steps

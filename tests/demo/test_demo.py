@@ -67,14 +67,14 @@ def test_a_failing_step_stops_the_demo_but_a_symmetry_violation_does_not(tmp_pat
     assert [argv[0] for _, argv in calls][-1] == "report"
 
 
-def test_demo_without_an_emorl_zoo_model_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(zoo, "SHIPPED_ROOT", tmp_path / "empty")
-    monkeypatch.delenv(zoo.PATH_VARIABLE, raising=False)
-    with pytest.raises(SystemExit) as exit_info:
-        main(["demo", "--out", str(tmp_path / "out")])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert "the zoo holds no EfficientMORL Tetrominoes model" in err and err.count("\n") == 1
+def test_without_zoo_models_the_reports_use_the_short_run(tmp_path: Path) -> None:
+    calls, invoke = _recorder()
+    plan = DemoPlan(out=tmp_path)
+    assert run_demo(plan, invoke, lambda s: None) == 0
+    verbs = [argv[0] for _, argv in calls]
+    assert verbs == ["data", "train", "evaluate", "refine-sweep", "dci", "symmetry", "figures", "leakage", "report"]
+    for _, argv in calls[2:-1]:
+        assert argv[argv.index("--ckpt") + 1] == str(plan.checkpoint)
 
 
 @pytest.fixture(scope="module")
