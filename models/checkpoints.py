@@ -85,21 +85,26 @@ def _torch_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
         raise CheckpointError(f"checkpoint {path} is a directory, not a file")
     with open(path, "rb") as fh:
         head = fh.read(4)
+    if not head:
+        raise CheckpointError(f"checkpoint {path} is an empty file (0 bytes); re-copy or re-train it")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any load failure is reported as one line
         text = str(exc).strip()
-        first = (text.splitlines()[0] if text else type(exc).__name__)[:120]
         if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in text.lower():
             raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain "
                                   f"containers; refusing to unpickle it") from None
-        if head == b"PK\x03\x04" or isinstance(exc, EOFError):
-            # a torch zip archive (or pickle stream) that does not read to the end
-            raise CheckpointError(f"checkpoint {path} is truncated or corrupt ({type(exc).__name__}: {first})") from None
-        if isinstance(exc, pickle.UnpicklingError):
-            # torch's own message here is a long advice text about weights_only, not the cause
-            raise CheckpointError(f"{path} is not a torch checkpoint (not a torch.save file)") from None
-        raise CheckpointError(f"{path} is not a torch checkpoint ({type(exc).__name__}: {first})") from None
+        if head == b"PK\x03\x04":
+            # a torch zip archive that does not read to the end: torch's text is about zip internals
+            raise CheckpointError(f"checkpoint {path} is truncated or corrupt: a torch archive that does not "
+                                  f"read to the end ({path.stat().st_size:,} bytes); re-copy it or use an "
+                                  f"earlier checkpoint of the run") from None
+        if isinstance(exc, EOFError):
+            raise CheckpointError(f"checkpoint {path} is truncated: the file ends before the checkpoint does "
+                                  f"({path.stat().st_size:,} bytes); re-copy it or use an earlier checkpoint") from None
+        # anything else (text, an image, a pickle of something else) is not a torch.save file
+        raise CheckpointError(f"{path} is not a torch checkpoint (it is not a file written by torch.save; "
+                              f"expected runs/NAME/checkpoint_*.pt, zoo:NAME or an official EfficientMORL .pth)") from None
 
 
 def is_official(obj: Any) -> bool:

@@ -89,12 +89,18 @@ def test_truncated_and_foreign_files(tmp_path: Path, shared_dir: Path) -> None:
     torch.save(torch.zeros(3), tensor)
     other = tmp_path / "other.pt"
     torch.save({"weights": {"a": torch.zeros(1)}}, other)
-    cases = {truncated: "truncated", official_cut: "truncated", text: "not a torch checkpoint",
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    # the example: a checkpoint cut mid-file (torch's own text is about miniz internals)
+    cases = {truncated: "is truncated or corrupt: a torch archive that does not read to the end",
+             official_cut: "truncated", text: "it is not a file written by torch.save",
+             empty: "is an empty file (0 bytes)",
              tensor: "not a checkpoint", other: "not an emorl-eval or official", tmp_path / "missing.pt": "does not exist"}
     for path, expected in cases.items():
         with pytest.raises(CheckpointError) as exc:
             models.load(path, preset="tetrominoes")
         assert expected in _one_line(exc), (path, str(exc.value))
+        assert "miniz" not in str(exc.value) and "KeyError" not in str(exc.value)
 
 
 def test_checkpoint_that_does_not_fit_its_config(tmp_path: Path) -> None:
