@@ -70,7 +70,7 @@ class DemoPlan:
         steps: list[tuple[str, list[str]]] = [
             ("generate built-in Tetrominoes (held-out seed)",
              ["data", "generate", "--dataset", "tetrominoes", "--num", str(self.num_images),
-              "--seed", str(self.seed), "--out", data]),
+              "--seed", str(self.seed), "--out", data, "--overwrite"]),
             (f"train EfficientMORL tetrominoes_cpu for {self.steps} steps (the training path; the zoo holds the learned weights)",
              ["train", "--model", "emorl", "--preset", "tetrominoes_cpu", "--data", data,
               "--steps", str(self.steps), "--batch-size", str(self.batch_size), "--seed", "1",

@@ -68,7 +68,7 @@ def model_options(func: Callable) -> Callable:
         click.option("--preset", default=None, help="Preset for official EfficientMORL checkpoints (they store no config)."),
         click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset file (.h5, EfficientMORL layout)."),
         click.option("--split", default="test", show_default=True, help="Split of the data file."),
-        click.option("--refinement-steps", type=int, default=None,
+        click.option("--refinement-steps", type=click.IntRange(min=0), default=None,
                      help="Test-time refinement steps I (default: the model's config; ignored by models without refinement)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling noise."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto."),

@@ -45,8 +45,9 @@ def data_group() -> None:
               help="Generator option, e.g. --option num_objects=4 (repeatable; values parsed as JSON).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes generating chunks of 250 images in parallel (the file is the same for any number).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists (refused otherwise).")
 def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float, options: tuple[str, ...],
-                 workers: int) -> None:
+                 workers: int, overwrite: bool) -> None:
     """Generate a built-in dataset into an EfficientMORL-layout .h5 file (atomic write).
 
     Example: emorl-eval data generate --dataset tetrominoes --num 1000 --seed 0 --out data/tetrominoes.h5
@@ -63,7 +64,10 @@ def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float
     import time
 
     from emorl_eval.data.h5io import generate_h5, split_sizes
+    from emorl_eval.errors import ConfigError
 
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{out} exists; pass --overwrite to replace it or choose another --out")
     t0 = time.perf_counter()
     generate_h5(out, name, num, seed, test_fraction=test_fraction, progress=True, workers=workers,
                 **_parse_options(options))

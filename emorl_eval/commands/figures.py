@@ -18,9 +18,9 @@ def figures() -> None:
 
 @figures.command("decompose")
 @model_options
-@click.option("--num", type=int, default=8, show_default=True, help="Number of images (rows).")
-@click.option("--start", type=int, default=0, show_default=True, help="Index of the first image.")
-@click.option("--cell-px", type=int, default=96, show_default=True, help="Pixels per grid cell.")
+@click.option("--num", type=click.IntRange(min=1), default=8, show_default=True, help="Number of images (rows).")
+@click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first image.")
+@click.option("--cell-px", type=click.IntRange(min=8), default=96, show_default=True, help="Pixels per grid cell.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="PNG path [default: reports/figures/<run>_decompose.png].")
 def decompose(ckpt, preset, data, split, refinement_steps, seed, device, num, start, cell_px, out) -> None:
@@ -41,14 +41,14 @@ def decompose(ckpt, preset, data, split, refinement_steps, seed, device, num, st
 
 @figures.command("traverse")
 @model_options
-@click.option("--index", type=int, default=0, show_default=True, help="Image whose slot is traversed.")
-@click.option("--range-images", type=int, default=100, show_default=True,
+@click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="Image whose slot is traversed.")
+@click.option("--range-images", type=click.IntRange(min=2), default=100, show_default=True,
               help="Images over which each dimension's min and max are taken (appendix E.2: 100).")
-@click.option("--slot", type=int, default=None, help="Slot to vary, 1..K [default: the second-largest mask].")
+@click.option("--slot", type=click.IntRange(min=1), default=None, help="Slot to vary, 1..K [default: the second-largest mask].")
 @click.option("--dims", default=None, help="Comma-separated dimensions [default: the --num-dims widest-ranging].")
-@click.option("--num-dims", type=int, default=6, show_default=True, help="Rows when --dims is not given.")
-@click.option("--steps", type=int, default=7, show_default=True, help="Values from min to max per dimension.")
-@click.option("--cell-px", type=int, default=64, show_default=True, help="Pixels per grid cell.")
+@click.option("--num-dims", type=click.IntRange(min=1), default=6, show_default=True, help="Rows when --dims is not given.")
+@click.option("--steps", type=click.IntRange(min=2), default=7, show_default=True, help="Values from min to max per dimension.")
+@click.option("--cell-px", type=click.IntRange(min=8), default=64, show_default=True, help="Pixels per grid cell.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="PNG path [default: reports/figures/<run>_traverse.png].")
 def traverse(ckpt, preset, data, split, refinement_steps, seed, device, index, range_images, slot, dims,
@@ -80,8 +80,8 @@ def traverse(ckpt, preset, data, split, refinement_steps, seed, device, index, r
 
 @figures.command("stages")
 @model_options
-@click.option("--index", type=int, default=0, show_default=True, help="Image to show.")
-@click.option("--cell-px", type=int, default=64, show_default=True, help="Pixels per grid cell.")
+@click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="Image to show.")
+@click.option("--cell-px", type=click.IntRange(min=8), default=64, show_default=True, help="Pixels per grid cell.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="PNG path [default: reports/figures/<run>_stages.png].")
 def stages(ckpt, preset, data, split, refinement_steps, seed, device, index, cell_px, out) -> None:

@@ -11,12 +11,12 @@ from emorl_eval.commands._common import model_options, resolve_device, run_name
 
 @click.command("leakage")
 @model_options
-@click.option("--num", type=int, default=8, show_default=True, help="Images measured.")
-@click.option("--range-images", type=int, default=100, show_default=True,
+@click.option("--num", type=click.IntRange(min=1), default=8, show_default=True, help="Images measured.")
+@click.option("--range-images", type=click.IntRange(min=2), default=100, show_default=True,
               help="Images over which each dimension's min and max are taken.")
-@click.option("--dims-per-slot", type=int, default=4, show_default=True,
+@click.option("--dims-per-slot", type=click.IntRange(min=1), default=4, show_default=True,
               help="Widest-ranging dimensions varied per slot (0 = all).")
-@click.option("--steps", type=int, default=5, show_default=True, help="Values from min to max per dimension.")
+@click.option("--steps", type=click.IntRange(min=2), default=5, show_default=True, help="Values from min to max per dimension.")
 @click.option("--min-change", type=float, default=0.01, show_default=True,
               help="A (image, slot, dim) whose mean absolute change is below this fraction of the largest "
                    "one counts as inactive and is excluded.")

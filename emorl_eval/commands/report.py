@@ -16,16 +16,16 @@ from emorl_eval.commands._common import parse_int_list, resolve_device
                    "Repeat for several datasets. Without it, figures and leakage are skipped.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Report folder (README.md is written there).")
-@click.option("--num-images", type=int, default=4, show_default=True, help="Rows of each decomposition figure.")
-@click.option("--range-images", type=int, default=100, show_default=True,
+@click.option("--num-images", type=click.IntRange(min=1), default=4, show_default=True, help="Rows of each decomposition figure.")
+@click.option("--range-images", type=click.IntRange(min=2), default=100, show_default=True,
               help="Images giving the latent ranges of traversals and leakage.")
-@click.option("--leakage-images", type=int, default=4, show_default=True, help="Images the leakage is measured on.")
-@click.option("--dims-per-slot", type=int, default=4, show_default=True, help="Leakage: dimensions varied per slot.")
+@click.option("--leakage-images", type=click.IntRange(min=1), default=4, show_default=True, help="Images the leakage is measured on.")
+@click.option("--dims-per-slot", type=click.IntRange(min=1), default=4, show_default=True, help="Leakage: dimensions varied per slot.")
 @click.option("--timing/--no-timing", default=False, show_default=True,
               help="Also measure forward+backward time of --timing-models (slow on a CPU).")
 @click.option("--timing-models", default="emorl,genesis,slot_attention,iodine", show_default=True)
 @click.option("--timing-sizes", default="64,96,128", show_default=True)
-@click.option("--timing-repeats", type=int, default=10, show_default=True)
+@click.option("--timing-repeats", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 def report(runs, data_files, out, num_images, range_images, leakage_images, dims_per_slot, timing,

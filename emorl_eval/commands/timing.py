@@ -13,13 +13,13 @@ from emorl_eval.commands._common import parse_int_list, resolve_device
 @click.option("--models", "model_names", default="emorl,genesis,slot_attention,iodine", show_default=True,
               help="Comma-separated registered model names.")
 @click.option("--sizes", default="64,96,128", show_default=True, help="Comma-separated square image sizes.")
-@click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--repeats", type=int, default=10, show_default=True, help="Timed steps (the median is reported).")
-@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps before timing.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True, help="Timed steps (the median is reported).")
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True, help="Untimed steps before timing.")
 @click.option("--preset", default="clevr6", show_default=True,
               help="Preset to build each model with (a model without it uses its default preset).")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
-@click.option("--threads", type=int, default=None, help="torch.set_num_threads on the CPU.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch.set_num_threads on the CPU.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("reports/timing/timing"), show_default=True,
               help="Output prefix: PREFIX.csv, PREFIX.md, PREFIX.png.")

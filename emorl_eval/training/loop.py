@@ -134,6 +134,8 @@ class _Trainer:
         import models
 
         cfg, ctx = self.cfg, self.ctx
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"--out {self.run_dir} is a file, not a run folder; choose another --out")
         dataset = open_dataset(cfg.data, cfg.split)
         ckpt = self._checkpoint_to_resume() if resume else None
         if not resume and (self.run_dir / LAST).exists():
