@@ -92,15 +92,21 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
     from emorl_eval import symmetry as sym
     from emorl_eval.errors import ConfigError
 
+    from emorl_eval.commands._common import run_name
+    from emorl_eval.evaluate import prepare_out_dir
+
     if (ckpt is None) == (model_name is None):
         raise ConfigError("give exactly one of --ckpt RUN.pt or --model NAME")
+    prepare_out_dir(out_dir)  # an unwritable --out fails now, not after the checks
+    source = {"checkpoint": "", "checkpoint_sha256": ""}
     if ckpt is not None:
         if overrides:
             raise ConfigError("--set applies to --model only, not to --ckpt")
         model = models.load(ckpt, preset=preset)
-        stem = ckpt.stem if ckpt.stem not in ("checkpoint", "model") else ckpt.parent.name or ckpt.stem
         label = getattr(model, "model_name", type(model).__name__)
-        stem = f"{label}_{stem}"
+        # named after the run folder (runs/NAME/checkpoint_last.pt -> NAME), so runs never collide
+        stem = f"{label}_{run_name(ckpt)}"
+        source = {"checkpoint": str(ckpt), "checkpoint_sha256": _sha256(ckpt)}
     else:
         torch.manual_seed(seeds[0])
         model = models.build(model_name, preset=preset, **overrides)
@@ -115,8 +121,11 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
                               progress=True)
     dname = "float64" if use_float64 else "float32"
     click.echo(sym.format_table(table))
+    for key, value in source.items():
+        table[key] = value
     csv_path, md_path = sym.write_report(
         table, out_dir, f"symmetry_{stem}_{dname}", title=f"Symmetry checks: {stem} ({dname}, seeds {seeds})"
+        + (f"\n\nCheckpoint `{source['checkpoint']}`, sha256 `{source['checkpoint_sha256'][:16]}...`" if ckpt else "")
     )
     status = sym.exit_status(table)
     n_bad = int((~table["passed"]).sum())
@@ -127,3 +136,13 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
                    "rerun with --generic-weights", err=True)
     click.echo("all properties hold" if status == 0 else f"{n_bad} output(s) violated: exit status 1")
     ctx.exit(status)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -109,3 +109,32 @@ def test_official_checkpoint_end_to_end(tmp_path, shared_dir):
     table = pd.read_csv(csv_path)
     assert {"posterior_layer", "prior", "refinement", "inference", "decoder", "loss", "input_order"} <= set(table["component"])
     assert table["passed"].all()
+
+
+def test_outputs_are_named_after_the_run_and_record_the_checkpoint(tmp_path):
+    """Two runs' checkpoint_last.pt never overwrite each other; the CSV names its source."""
+    import hashlib
+
+    from models.checkpoints import save_checkpoint
+
+    for run in ("A", "B"):
+        folder = tmp_path / "runs" / run
+        save_checkpoint(folder / "checkpoint_last.pt", models.build("emorl", "tetrominoes_cpu", num_slots=2,
+                                                                     image_size=(8, 8)), step=0)
+        (folder / "config.json").write_text("{}")
+        result = _run(["--ckpt", str(folder / "checkpoint_last.pt"), "--seeds", "0", "--num-perms", "1",
+                       "--batch-size", "1", "--out", str(tmp_path / "sym")])
+        assert result.exit_code in (0, 1), result.output
+    written = sorted(p.name for p in (tmp_path / "sym").glob("*.csv"))
+    assert written == ["symmetry_emorl_A_float32.csv", "symmetry_emorl_B_float32.csv"]
+    table = pd.read_csv(tmp_path / "sym" / "symmetry_emorl_A_float32.csv")
+    ckpt = tmp_path / "runs" / "A" / "checkpoint_last.pt"
+    assert (table["checkpoint"] == str(ckpt)).all()
+    assert (table["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()).all()
+
+
+def test_unwritable_out_fails_before_the_checks(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = _run(["--model", "emorl", "--preset", "tetrominoes_cpu", "--out", str(blocker / "sym")])
+    assert result.exit_code != 0 and "cannot write there" in str(result.exception or result.output)
