@@ -62,7 +62,7 @@ def dci(ckpts: tuple[Path, ...], data: Path, split: str, num: int, protocol: str
     OUT/dci.md, OUT/importance.csv (codes x factors per run) and the importance heatmap
     (active dims only) under reports/figures/.
 
-    Example: emorl-eval dci --ckpt runs/clevr_s0/checkpoint.pt --data data/clevr.h5 --seeds 0,1,2
+    Example: emorl-eval dci --ckpt runs/clevr_s0/checkpoint_last.pt --data data/clevr.h5 --seeds 0,1,2
     """
     from emorl_eval.dci.pipeline import run_dci
     from emorl_eval.dci.report import markdown, write_dci

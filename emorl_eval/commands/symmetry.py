@@ -83,7 +83,7 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
 
     \b
     Examples:
-      emorl-eval symmetry --ckpt runs/tetro/checkpoint.pt
+      emorl-eval symmetry --ckpt runs/tetro/checkpoint_last.pt
       emorl-eval symmetry --model emorl --preset tetrominoes --generic-weights --float64
     """
     import torch

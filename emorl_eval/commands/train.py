@@ -34,7 +34,7 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
                   device, bf16, num_workers, deterministic, no_progress, max_minutes) -> None:
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the
     first step), OUT/metrics.csv (loss, nll, kl, GECO terms, lr, grad_norm, steps_per_s every
-    --log-every steps) and OUT/checkpoint_<step>.pt + OUT/checkpoint_last.pt.
+    --log-every steps) and OUT/checkpoint_<7-digit step>.pt (e.g. checkpoint_0010000.pt) + OUT/checkpoint_last.pt.
     SIGTERM, Ctrl-C and --max-minutes stop the run cleanly: a checkpoint of the step
     reached is written first, and --resume continues from it.
 
