@@ -31,7 +31,8 @@ from emorl_eval.errors import ConfigError, DataError
 from emorl_eval.metrics import kl_per_image, mask_metrics, mse
 
 #: metric columns of the per-image table, in display order
-METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou", "nll")
+METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou", "nll",
+                                   "slots_used")
 #: identity columns of the per-image table
 ID_COLUMNS: tuple[str, ...] = (
     "model", "preset", "dataset", "split", "checkpoint", "checkpoint_step", "eval_seed", "refinement_steps",
@@ -48,6 +49,7 @@ METRIC_LABELS: dict[str, str] = {
     "sc": "SC",
     "matched_iou": "matched IoU",
     "nll": "NLL (nats)",
+    "slots_used": "slots used",
 }
 
 
@@ -87,6 +89,23 @@ def resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
     return out[:, 0].long()
 
 
+#: a slot counts as used in an image when it wins the argmax on at least this fraction of pixels
+SLOT_USED_MIN_AREA = 0.01
+
+
+def slots_used(masks: Tensor, min_area: float = SLOT_USED_MIN_AREA) -> Tensor:
+    """Number of slots that win the per-pixel argmax on at least ``min_area`` of the pixels.
+
+    Args:
+        masks: ``[B, K, 1, H, W]`` (or ``[B, K, H, W]``) mask probabilities.
+    Returns:
+        ``[B]`` float64 counts; 1 means one slot owns (nearly) every pixel (a collapsed model).
+    """
+    m = masks.reshape(masks.shape[0], masks.shape[1], -1)
+    winners = torch.nn.functional.one_hot(m.argmax(dim=1), m.shape[1]).to(torch.float64).mean(dim=1)  # [B, K]
+    return (winners >= min_area).sum(dim=1).to(torch.float64)
+
+
 def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
     """Per-image metric values of one batch."""
     images = batch["image"]
@@ -98,6 +117,7 @@ def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
     scores["kl"] = kl_per_image(output.kl, batch_size=b)
     nll = getattr(output, "nll", None)
     scores["nll"] = nll.detach().to(torch.float64) if isinstance(nll, Tensor) else torch.full((b,), math.nan)
+    scores["slots_used"] = slots_used(masks)
     return {k: v.cpu().numpy() for k, v in scores.items()}
 
 
@@ -402,10 +422,13 @@ def write_evaluation(df: pd.DataFrame, out: Any) -> dict[str, Any]:
     ``summary.csv`` is long: ``metric, label, mean, std, n`` plus the run's identity columns
     (model, preset, dataset, split, checkpoint_step, eval_seed, refinement_steps).
     """
+    from emorl_eval.diagnostics import evaluation_warnings, joined
+
     out = prepare_out_dir(out)
     summary = summarize(df)
     for col in ("model", "preset", "dataset", "split", "checkpoint_step", "eval_seed", "refinement_steps"):
         summary[col] = df[col].iloc[0]
+    summary["warnings"] = joined(evaluation_warnings(df))
     paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
     write_text_atomic(paths["per_image"], df.to_csv(index=False, float_format="%.10g"))
     write_text_atomic(paths["summary"], summary.to_csv(index=False, float_format="%.10g"))

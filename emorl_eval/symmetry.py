@@ -571,7 +571,7 @@ def summarize_trials(trials: list[Trial], model: str, claimed: bool, dtype: torc
 
 def _shown(table: pd.DataFrame) -> pd.DataFrame:
     shown = table.drop(columns=["passed", "informative"]).copy()
-    shown = shown.drop(columns=[c for c in ("checkpoint", "checkpoint_sha256") if c in shown.columns])
+    shown = shown.drop(columns=[c for c in ("checkpoint", "checkpoint_sha256", "warnings") if c in shown.columns])
     for col in ("max_abs_dev", "rel_dev", "tolerance", "rounding_floor", "sensitivity"):
         shown[col] = shown[col].map(lambda v: "-" if v != v else f"{v:.2e}")
     weak = table["informative"].map(lambda v: v is False or v == False)  # noqa: E712 (None stays)

@@ -77,4 +77,7 @@ def dci(ckpts: tuple[Path, ...], data: Path, split: str, num: int, protocol: str
                      progress=progress, masks_from=masks_from)
     paths = write_dci(result, out, figure)
     click.echo(markdown(result), nl=False)
+    for cell in result.runs.get("warnings", []):
+        for warning in filter(None, str(cell).split("; ")):
+            click.echo(f"warning: {warning}", err=True)
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -77,4 +77,8 @@ def evaluate(ckpt: Path, data: Path, split: str, num: int, batch_size: int, seed
                         seed=seed, device=device, progress=progress, metadata=metadata)
     paths = write_evaluation(df, out)
     click.echo(summary_markdown(summarize(df), run_header(df)), nl=False)
+    from emorl_eval.diagnostics import evaluation_warnings
+
+    for warning in evaluation_warnings(df):
+        click.echo(f"warning: {warning}", err=True)
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -99,6 +99,9 @@ def score_pairs(
         "num_images": pairs.num_images,
         "num_visible_objects": pairs.num_visible,
     })
+    from emorl_eval.diagnostics import dci_warnings, joined
+
+    row["warnings"] = joined(dci_warnings({**row, "active_dims": row["num_active_dims"]}))
     for name in names:
         row[f"informativeness_test_{name}"] = res["informativeness_test_per_factor"][name]
     for name in names:
