@@ -59,8 +59,10 @@ def zoo_show(name: str) -> None:
 @click.option("--zoo-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Zoo folder to write to [the shipped zoo, emorl_eval/zoo].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing entry of that name.")
+@click.option("--train-commit", default=None,
+              help="Commit of the code the run trained with [the run's config.json git_commit].")
 def zoo_add(run: Path, name: str, data: Path, num: int, description: str, machine: str | None,
-            zoo_dir: Path | None, overwrite: bool) -> None:
+            zoo_dir: Path | None, overwrite: bool, train_commit: str | None) -> None:
     """Package RUN's final checkpoint (weights and config only) as a zoo entry with its model card.
 
     The card's numbers are measured here, on this checkpoint: the first NUM test images of DATA.
@@ -69,6 +71,6 @@ def zoo_add(run: Path, name: str, data: Path, num: int, description: str, machin
     from emorl_eval.zoo.packaging import add_run
 
     folder = add_run(run, name, data, num=num, root=zoo_dir or zoo.SHIPPED_ROOT, description=description,
-                     machine=machine, overwrite=overwrite, progress=True)
+                     machine=machine, overwrite=overwrite, progress=True, train_commit=train_commit)
     click.echo((folder / zoo.CARD_MARKDOWN).read_text())
     click.echo(f"wrote {folder}")

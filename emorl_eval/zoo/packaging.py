@@ -55,6 +55,27 @@ def train_command(config: dict[str, Any]) -> str:
     return " ".join(shlex.quote(a) for a in args)
 
 
+def data_command(path: Path) -> str | None:
+    """The ``emorl-eval data generate`` command that rewrites ``path`` (None for files we did not
+    generate): name, image count, seed and test fraction from the file itself."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as fh:
+            attrs = dict(fh.attrs)
+            counts = {k: int(fh[k]["imgs"].shape[0]) for k in ("train", "test") if k in fh}
+    except (OSError, KeyError):
+        return None
+    if attrs.get("format") != "emorl-eval" or int(attrs.get("seed", -1)) < 0:
+        return None
+    total = sum(counts.values())
+    args = ["emorl-eval", "data", "generate", "--dataset", str(attrs["dataset_name"]), "--num", str(total),
+            "--seed", str(int(attrs["seed"]))]
+    if total and round(total * 0.1) != counts.get("test", 0):
+        args += ["--test-fraction", f"{counts.get('test', 0) / total:g}"]
+    return " ".join(args + ["--out", shlex.quote(str(path))])
+
+
 def _git_commit(where: Path) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
@@ -82,7 +103,7 @@ def machine_description() -> str:
 
 def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SHIPPED_ROOT,
             description: str = "", machine: str | None = None, batch_size: int = 32,
-            overwrite: bool = False, progress: bool = False) -> Path:
+            overwrite: bool = False, progress: bool = False, train_commit: str | None = None) -> Path:
     """Package ``run``'s ``checkpoint_last.pt`` as zoo entry ``root/name``; returns the folder.
 
     The evaluation (seed 0, the model's own refinement steps) is run here on the first ``num``
@@ -125,7 +146,6 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     for key in CARD_METRICS:
         evaluation[key] = float(df[key].mean())
         evaluation[f"{key}_std"] = float(df[key].std(ddof=0))
-    data_info = getattr(dataset, "generation", None)
     train = config["train"]
     card = {
         "name": name,
@@ -138,13 +158,15 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         "train_minutes": round(float(extra.get("train_seconds", float("nan"))) / 60.0, 1),
         "machine": machine or machine_description(),
         "commit": _git_commit(Path(__file__).resolve().parent),
+        # the code the run trained with: recorded by the trainer, or given when packaging
+        "train_commit": train_commit or config.get("git_commit"),
+        "data_command": data_command(Path(train["data"])) or data_command(Path(data)),
         "num_parameters": int(config.get("num_parameters", 0)),
         "batch_size": int(train["batch_size"]),
         "seed": int(train["seed"]),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "checkpoint_sha256": _sha256(ckpt),
         "checkpoint_bytes": ckpt.stat().st_size,
-        "data_generation": data_info,
         "evaluation": evaluation,
     }
     (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
@@ -170,12 +192,14 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"| steps (batch {card['batch_size']}) | {card['steps']:,} |",
         f"| training wall time | {card['train_minutes']} min |",
         f"| machine | {card['machine']} |",
-        f"| commit | `{card['commit']}` |",
+        f"| commit (packaged) | `{card['commit']}` |",
+        f"| commit (trained) | `{card.get('train_commit') or 'not recorded'}` |",
         f"| checkpoint | `checkpoint.pt`, {card['checkpoint_bytes'] / 1e6:.2f} MB, sha256 `{card['checkpoint_sha256'][:16]}...` |",
         "",
         "Reproduce (then `emorl-eval zoo add RUN --name NAME --data DATA`):",
         "",
         "```bash",
+        *([card["data_command"]] if card.get("data_command") else []),
         card["command"],
         "```",
         "",
