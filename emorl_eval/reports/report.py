@@ -97,7 +97,9 @@ def build_report(runs_root: str | Path, data_files: list[Path] | None = None, ou
             result.notes.append(f"timing {r.model} @ {r.image_size}: {r.status}")
         log(f"timing: {len(ok)} of {len(df)} (model, size) pairs timed")
 
-    result.readme = write_index(out, notes=result.notes)
+    from emorl_eval.reports.headline import results_markdown, results_table
+
+    result.readme = write_index(out, notes=result.notes, results=results_markdown(results_table(table, out)))
     return result
 
 

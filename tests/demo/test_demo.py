@@ -111,3 +111,13 @@ def test_small_demo_end_to_end(toy_zoo: Path, tmp_path: Path, monkeypatch, capsy
     assert (tmp_path / "reports" / "figures" / "emorl-toy-s1_decompose.png").stat().st_size > 0
     assert "EfficientMORL FG-ARI on held-out Tetrominoes:" in out and "zoo:emorl-toy-s1" in out
     assert not (toy_zoo / "emorl-toy-s1" / "eval" / "refine_sweep.csv").exists()  # the zoo is read-only
+    # the report opens with the headline numbers of every evaluated run, linked to their files
+    readme = (tmp_path / "reports" / "README.md").read_text()
+    results = readme.split("## Results", 1)[1].split("\n## ", 1)[0]
+    emorl_row = next(line for line in results.splitlines() if line.startswith("| emorl-toy-s1 |"))
+    cells = [c.strip() for c in emorl_row.strip("|").split("|")]
+    assert cells[1:4] == ["emorl", "tetrominoes_cpu", "2"]
+    assert "(../runs/zoo/emorl-toy-s1/eval/per_image.csv)" in cells[4]
+    assert "dci/emorl_tetrominoes/dci.csv" in cells[8]  # D
+    assert "leakage/emorl-toy-s1.csv" in cells[11] and "symmetry/" in cells[12]
+    assert "genesis-toy-s1" in results and "emorl_tetrominoes_cpu_short" in results
