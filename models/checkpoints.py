@@ -76,6 +76,17 @@ def save_checkpoint(path: str | Path, model: ObjectCentricModel, step: int, extr
     return path
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file (how tables and model cards identify a checkpoint)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _torch_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
     from emorl_eval.errors import CheckpointError
 

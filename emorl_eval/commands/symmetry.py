@@ -94,6 +94,7 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
 
     from emorl_eval.commands._common import run_name
     from emorl_eval.evaluate import prepare_out_dir
+    from models.checkpoints import file_sha256
 
     if (ckpt is None) == (model_name is None):
         raise ConfigError("give exactly one of --ckpt RUN.pt or --model NAME")
@@ -106,7 +107,7 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
         label = getattr(model, "model_name", type(model).__name__)
         # named after the run folder (runs/NAME/checkpoint_last.pt -> NAME), so runs never collide
         stem = f"{label}_{run_name(ckpt)}"
-        source = {"checkpoint": str(ckpt), "checkpoint_sha256": _sha256(ckpt)}
+        source = {"checkpoint": str(ckpt), "checkpoint_sha256": file_sha256(ckpt)}
     else:
         torch.manual_seed(seeds[0])
         model = models.build(model_name, preset=preset, **overrides)
@@ -139,13 +140,3 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
         click.echo(f"warning: {warning}", err=True)
     click.echo("all properties hold" if status == 0 else f"{n_bad} output(s) violated: exit status 1")
     ctx.exit(status)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -8,7 +8,6 @@ the run, steps, training wall time, machine, commit, evaluation numbers.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import shlex
@@ -84,14 +83,6 @@ def _git_commit(where: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def machine_description() -> str:
     """``"Linux x86_64, 2 CPU cores, torch 2.13.0+cpu"``-style text."""
     import os
@@ -114,7 +105,7 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     import models
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.evaluate import evaluate_model, write_evaluation
-    from models.checkpoints import read_checkpoint, save_checkpoint
+    from models.checkpoints import file_sha256, read_checkpoint, save_checkpoint
 
     run = Path(run)
     last = run / "checkpoint_last.pt"
@@ -165,7 +156,7 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         "batch_size": int(train["batch_size"]),
         "seed": int(train["seed"]),
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "checkpoint_sha256": _sha256(ckpt),
+        "checkpoint_sha256": file_sha256(ckpt),
         "checkpoint_bytes": ckpt.stat().st_size,
         "evaluation": evaluation,
     }
