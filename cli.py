@@ -69,6 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as err:
+        # one line, like every other user error: what is wrong and where the help is
+        where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+        click.echo(f"error: {err.format_message()}{where}", err=True)
+        sys.exit(err.exit_code)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)

@@ -124,6 +124,7 @@ class _Trainer:
         self.stopped_by: str | None = None
         #: training wall-clock seconds of this run, all invocations together (stored in checkpoints)
         self.prior_seconds = 0.0
+        self.restored_accumulator: dict[str, Any] | None = None
         self.started = time.perf_counter()
 
     def train_seconds(self) -> float:
@@ -196,6 +197,8 @@ class _Trainer:
         step = int(ckpt["step"])
         epoch, batch = extra["position"]
         self.prior_seconds = float(extra.get("train_seconds", 0.0))
+        accumulators = extra.get("log_accumulator") or []
+        self.restored_accumulator = accumulators[self.ctx.rank] if self.ctx.rank < len(accumulators) else None
         return step, (int(epoch), int(batch))
 
     def _check_image_size(self, dataset, model) -> None:
@@ -249,12 +252,19 @@ class _Trainer:
                 csv_log.reset()  # rows of an earlier attempt that died before its first checkpoint
             else:
                 csv_log.truncate_after(start_step)
+                if start_step % cfg.log_every:
+                    # the closing row of the run being continued is off the --log-every grid: an
+                    # uninterrupted run has no row there (its steps go into the next row instead)
+                    csv_log.truncate_after(start_step - 1)
         bar = tqdm(
             total=cfg.steps, initial=start_step, unit="step", dynamic_ncols=True, file=sys.stderr,
             disable=not (ctx.is_main and cfg.progress), desc=f"train {cfg.model}",
         )
-        sums: dict[str, Tensor] = {}
-        count = 0
+        # the metrics of steps since the last logged row (restored on resume, so a row spanning a
+        # checkpoint averages the same steps as in an uninterrupted run)
+        restored = self.restored_accumulator or {"count": 0, "sums": {}}
+        sums: dict[str, Tensor] = {k: torch.tensor(v, device=ctx.device) for k, v in restored["sums"].items()}
+        count = int(restored["count"])
         last_time, last_step = time.perf_counter(), start_step
         step = self.step = start_step
         epoch, batch_index = position
@@ -286,18 +296,22 @@ class _Trainer:
                         if csv_log is not None:
                             csv_log.append({"step": step, **row})
                         bar.set_postfix(loss=f"{row['loss']:.4g}", nll=f"{row['nll']:.4g}", kl=f"{row['kl']:.4g}")
+                        # a closing row off the grid keeps its steps for a later --resume
+                        pending = (sums, count) if step % cfg.log_every else ({}, 0)
                         sums, count = {}, 0
                         last_time, last_step = time.perf_counter(), step
+                    else:
+                        pending = (sums, count)
                     self.step = step
                     stopped_by = None if final else self._should_stop(stop, deadline)
                     if step % cfg.ckpt_every == 0 or final or stopped_by:
-                        if count:  # never checkpoint weights a non-finite loss has reached
-                            loss = float(self.ctx.mean(sums["loss"].reshape(1).to(self.ctx.device)))
+                        if pending[1]:  # never checkpoint weights a non-finite loss has reached
+                            loss = float(self.ctx.mean(pending[0]["loss"].reshape(1).to(self.ctx.device)) / pending[1])
                             if not math.isfinite(loss):
                                 raise TrainingDiverged(
                                     f"loss is {loss} before step {step}; the last checkpoint is {self.run_dir / LAST}"
                                 )
-                        self._checkpoint(model, optimizer, generator, step, (epoch, batch_index))
+                        self._checkpoint(model, optimizer, generator, step, (epoch, batch_index), *pending)
                     if stopped_by:
                         self.stopped_by = stopped_by
                         return
@@ -340,8 +354,11 @@ class _Trainer:
         values = self.ctx.mean(values).cpu().tolist()
         return dict(zip(keys, values))
 
-    def _checkpoint(self, model, optimizer, generator, step: int, position: tuple[int, int]) -> None:
+    def _checkpoint(self, model, optimizer, generator, step: int, position: tuple[int, int],
+                    sums: dict[str, Tensor] | None = None, count: int = 0) -> None:
         states = self.ctx.gather_objects(rng.capture(generator))
+        accumulators = self.ctx.gather_objects(
+            {"count": int(count), "sums": {k: float(v) for k, v in (sums or {}).items()}})
         if self.ctx.is_main:
             extra = {
                 "train_config": self.cfg.to_dict(),
@@ -350,6 +367,7 @@ class _Trainer:
                 "position": list(position),
                 "world_size": self.ctx.world_size,
                 "train_seconds": self.train_seconds(),
+                "log_accumulator": accumulators,
                 # a readable copy of the GECO buffers (the state itself is in state_dict)
                 "geco": {k: float(v) for k, v in model.state_dict().items()
                          if k.split(".")[-1].startswith("geco_") and v.numel() == 1},

@@ -35,7 +35,7 @@ def test_train_command_runs_and_prints_a_summary(capsys, tiny_data: Path, tmp_pa
         ({"--model": "nope"}, "unknown model 'nope'"),
         ({"--set": "bogus=1"}, "--set bogus: unknown key"),
         ({"--set": "lr=x"}, "--set lr=x: expected a value of type float"),
-        ({"--steps": "0"}, "steps=0: must be >= 1"),
+        ({"--steps": "0"}, "Invalid value for '--steps': 0 is not in the range x>=1"),
         pytest.param({"--device": "cuda:0"}, "CUDA is not available",
                      marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has CUDA")),
         ({"--device": "gpu0"}, "--device gpu0: not a torch device"),

@@ -89,3 +89,21 @@ def test_resume_refuses_changed_settings(tiny_data: Path, tmp_path: Path) -> Non
     train(_config(tiny_data, out, sets=["steps=2"]))
     with pytest.raises(ConfigError, match=r"different settings \(lr: 0.01 -> 0.02"):
         train(_config(tiny_data, out, sets=["lr=0.02"]), resume=True)
+
+
+def test_metrics_log_after_resume_matches_when_checkpoints_fall_between_log_rows(tiny_data: Path,
+                                                                                 tmp_path: Path) -> None:
+    """--ckpt-every 7 with --log-every 10: the row of step 10 spans the checkpoint at step 7."""
+    def config(out: Path, steps: int):
+        return resolve_train_config("tiny", str(tiny_data), str(out), "small", steps=steps, log_every=10,
+                                    ckpt_every=7, device="cpu", deterministic=True, progress=False)
+
+    train(config(tmp_path / "whole", 20))
+    train(config(tmp_path / "split", 7))
+    train(config(tmp_path / "split", 20), resume=True)
+    whole = pd.read_csv(tmp_path / "whole" / "metrics.csv")
+    split = pd.read_csv(tmp_path / "split" / "metrics.csv")
+    assert list(whole["step"]) == list(split["step"]) == [10, 20]
+    timing = {"steps_per_s", "images_per_s"}
+    for col in (c for c in whole.columns if c not in timing):
+        assert whole[col].tolist() == split[col].tolist(), col
