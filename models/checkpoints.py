@@ -68,6 +68,7 @@ def save_checkpoint(path: str | Path, model: ObjectCentricModel, step: int, extr
             torch.save(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; checkpoints are as readable as every other output
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -287,7 +287,7 @@ class _Trainer:
                         now = time.perf_counter()
                         row = self._reduce(sums, count)
                         rate = (step - last_step) / max(now - last_time, 1e-9)
-                        row.update(lr=lr, refinement_steps=iterations if iterations is not None else "",
+                        row.update(lr=lr, refinement_steps=self._logged_iterations(model, iterations),
                                    steps_per_s=rate, images_per_s=rate * cfg.batch_size)
                         if not math.isfinite(row["loss"]):
                             raise TrainingDiverged(
@@ -347,6 +347,15 @@ class _Trainer:
         for key, value in out.extras.items():
             logged.setdefault(key, torch.as_tensor(value).detach().float().mean().to(ctx.device))
         return logged
+
+    @staticmethod
+    def _logged_iterations(model, iterations: int | None) -> int | str:
+        """I of the step: the curriculum's, else the model's configured one ("" without refinement)."""
+        if iterations is not None:
+            return iterations
+        if getattr(model, "supports_refinement", False):
+            return int(getattr(model.config, "refinement_steps", "") or 0)
+        return ""
 
     def _reduce(self, sums: dict[str, Tensor], count: int) -> dict[str, float]:
         keys = list(sums)

@@ -117,3 +117,10 @@ def test_checkpoint_that_does_not_fit_its_config(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as exc:
         models.load(path)
     assert "unknown config key" in _one_line(exc)
+
+
+def test_checkpoints_are_written_world_readable(tmp_path: Path) -> None:
+    import stat
+
+    path = save_checkpoint(tmp_path / "c.pt", small_model(num_slots=2), step=0)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -61,3 +61,15 @@ def test_resume_without_a_run_is_one_line(capsys, tiny_data: Path, tmp_path: Pat
 def test_help_documents_the_steps_per_second_procedure(capsys) -> None:
     code, out, _ = _run(capsys, ["train", "--help"])
     assert code == 0 and "steps_per_s" in out and "torchrun --nproc_per_node=2 -m emorl_eval.train" in out
+
+
+def test_metrics_log_the_configured_refinement_steps_without_a_curriculum(capsys, tetrominoes_h5: Path,
+                                                                          tmp_path: Path) -> None:
+    code, _, err = _run(capsys, ["train", "--model", "emorl", "--preset", "tetrominoes_cpu", "--data",
+                                 str(tetrominoes_h5), "--out", str(tmp_path / "run"), "--steps", "2",
+                                 "--batch-size", "2", "--log-every", "1", "--device", "cpu", "--no-progress",
+                                 "--set", "refinement_steps=2"])
+    assert code == 0, err
+    import pandas as pd
+
+    assert pd.read_csv(tmp_path / "run" / "metrics.csv")["refinement_steps"].tolist() == [2, 2]
