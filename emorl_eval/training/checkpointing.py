@@ -37,6 +37,7 @@ def save_training_checkpoint(run_dir: Path, model: nn.Module, step: int, extra: 
     os.close(fd)
     try:
         shutil.copyfile(path, tmp)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, run_dir / LAST)
     finally:
         if os.path.exists(tmp):
