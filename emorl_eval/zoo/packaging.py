@@ -29,9 +29,11 @@ def _set_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
-def train_command(config: dict[str, Any]) -> str:
+def train_command(config: dict[str, Any], steps: int | None = None) -> str:
     """The ``emorl-eval train`` command line equivalent to a run's ``config.json``: the preset
-    plus every training field that differs from the preset's defaults, and the model overrides."""
+    plus every training field that differs from the preset's defaults, and the model overrides.
+    ``steps`` replaces the configured steps (a run stopped early is reproduced by training to the
+    step it reached: no schedule depends on the total)."""
     from emorl_eval.training.config import TrainConfig, resolve_train_config
 
     train = config["train"]
@@ -39,7 +41,7 @@ def train_command(config: dict[str, Any]) -> str:
     args = ["emorl-eval", "train", "--model", train["model"]]
     if train.get("preset"):
         args += ["--preset", train["preset"]]
-    args += ["--data", train["data"], "--steps", str(train["steps"]), "--seed", str(train["seed"]),
+    args += ["--data", train["data"], "--steps", str(steps or train["steps"]), "--seed", str(train["seed"]),
              "--batch-size", str(train["batch_size"])]
     skip = {"model", "preset", "data", "out", "steps", "seed", "batch_size", "model_overrides", "progress",
             "device", "num_workers", "log_every", "ckpt_every", "max_minutes"}
@@ -144,7 +146,7 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         "preset": config.get("preset"),
         "dataset": config.get("dataset"),
         "description": description,
-        "command": train_command(config),
+        "command": train_command(config, steps=int(raw["step"])),
         "steps": int(raw["step"]),
         "train_minutes": round(float(extra.get("train_seconds", float("nan"))) / 60.0, 1),
         "machine": machine or machine_description(),
