@@ -20,7 +20,8 @@ def zoo_group() -> None:
 
 
 @zoo_group.command("list")
-def zoo_list() -> None:
+@click.option("--markdown", is_flag=True, help="Print a markdown table (for docs) instead of columns.")
+def zoo_list(markdown: bool) -> None:
     """Names, training steps and the evaluation numbers measured on each checkpoint."""
     from emorl_eval import zoo
 
@@ -28,11 +29,20 @@ def zoo_list() -> None:
     if not found:
         click.echo("the zoo is empty")
         return
-    header = f"{'name':<28} {'model':<15} {'preset':<18} {'steps':>7} {'minutes':>7} {'FG-ARI':>7} {'MSE':>9} {'KL':>7}  images"
+    if markdown:
+        click.echo("| name | model / preset | steps | train min | FG-ARI | ARI | MSE | KL | test images |")
+        click.echo("|---|---|---|---|---|---|---|---|---|")
+        for e in found:
+            c = e.card
+            click.echo(f"| `zoo:{e.name}` | `{c['model']}` / `{c['preset']}` | {c['steps']:,} | {c['train_minutes']} | "
+                       f"{e.metric('ari_fg'):.3f} ± {e.metric('ari_fg_std'):.3f} | {e.metric('ari_all'):.3f} | "
+                       f"{e.metric('mse'):.2e} | {e.metric('kl'):.1f} | {c['evaluation']['num_images']} |")
+        return
+    header = f"{'name':<35} {'model':<15} {'preset':<18} {'steps':>7} {'minutes':>7} {'FG-ARI':>7} {'MSE':>9} {'KL':>7}  images"
     click.echo(header)
     for e in found:
         card = e.card
-        click.echo(f"{'zoo:' + e.name:<28} {card['model']:<15} {str(card['preset']):<18} {card['steps']:>7} "
+        click.echo(f"{'zoo:' + e.name:<35} {card['model']:<15} {str(card['preset']):<18} {card['steps']:>7} "
                    f"{card['train_minutes']:>7} {e.metric('ari_fg'):>7.4f} {e.metric('mse'):>9.2e} {e.metric('kl'):>7.2f}"
                    f"  {card['evaluation']['num_images']} test")
 
