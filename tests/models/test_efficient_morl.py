@@ -59,13 +59,15 @@ def test_forward_shapes_every_variant(preset: str) -> None:
     assert out.recon.shape == (b, 3, h, w)
     assert out.masks.shape == (b, k, 1, h, w) and out.components.shape == (b, k, 3, h, w)
     assert out.latents.shape == (b, k, d)
-    assert [s.name for s in out.stages] == ["layer1", "layer2", "layer3", "refine1", "refine2"]
+    cfg = model.config
+    assert [s.name for s in out.stages] == ([f"layer{i + 1}" for i in range(cfg.num_layers)]
+                                           + [f"refine{i + 1}" for i in range(cfg.refinement_steps)])
     for stage in out.stages:
         assert stage.means.shape == (b, k, d)
         assert stage.masks is not None and stage.masks.shape == (b, k, 1, h, w)
         assert stage.recon is not None and stage.recon.shape == (b, 3, h, w)
         assert torch.isfinite(stage.nll).all()
-    for stage in out.stages[:3]:
+    for stage in out.stages[:cfg.num_layers]:  # the bottom-up layers attend over pixels
         assert stage.attention.shape == (b, k, h, w)
         torch.testing.assert_close(stage.attention.sum(1), torch.ones(b, h, w), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.masks.sum(1), torch.ones(b, 1, h, w), atol=1e-5, rtol=0)
