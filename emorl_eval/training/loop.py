@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from emorl_eval.errors import CheckpointError, ConfigError, DataError, EmorlEvalError
+from emorl_eval.provenance import code_commit
 from emorl_eval.training import distributed, rng
 from emorl_eval.training.checkpointing import LAST, load_training_checkpoint, save_training_checkpoint
 from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, TrainConfig, validate
@@ -222,7 +223,7 @@ class _Trainer:
             "per_rank_batch": self.cfg.batch_size // self.ctx.world_size,
             "resumed_at_step": start_step if start_step else None,
             "torch_version": torch.__version__,
-            "git_commit": _code_commit(),
+            "git_commit": code_commit(),
         }
         path = self.run_dir / "config.json"
         tmp = path.with_suffix(".json.tmp")
@@ -383,19 +384,3 @@ class _Trainer:
             }
             save_training_checkpoint(self.run_dir, model, step, extra)
         self.ctx.barrier()
-
-
-def _code_commit() -> str | None:
-    """``git rev-parse HEAD`` of the checkout this code runs from, with ``+dirty`` when it has
-    uncommitted changes; None outside a git checkout."""
-    import subprocess
-
-    where = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True,
-                              check=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(where), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return f"{head}+dirty" if dirty else head or None

@@ -12,12 +12,12 @@ import json
 import platform
 import shlex
 import shutil
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from emorl_eval.errors import CheckpointError, ConfigError
+from emorl_eval.provenance import code_commit
 from emorl_eval.zoo import CARD_FILE, CARD_MARKDOWN, CHECKPOINT_FILE, SHIPPED_ROOT
 
 #: card keys of the evaluation block, from summary.csv's metrics
@@ -75,14 +75,6 @@ def data_command(path: Path) -> str | None:
     if total and round(total * 0.1) != counts.get("test", 0):
         args += ["--test-fraction", f"{counts.get('test', 0) / total:g}"]
     return " ".join(args + ["--out", shlex.quote(str(path))])
-
-
-def _git_commit(where: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def machine_description() -> str:
@@ -150,7 +142,7 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         "steps": int(raw["step"]),
         "train_minutes": round(float(extra.get("train_seconds", float("nan"))) / 60.0, 1),
         "machine": machine or machine_description(),
-        "commit": _git_commit(Path(__file__).resolve().parent),
+        "commit": code_commit(mark_dirty=False),
         # the code the run trained with: recorded by the trainer, or given when packaging
         "train_commit": train_commit or config.get("git_commit"),
         "data_command": data_command(Path(train["data"])) or data_command(Path(data)),
