@@ -50,10 +50,10 @@ def evaluation_warnings(per_image: pd.DataFrame) -> list[str]:
 
 
 def dci_warnings(row: dict[str, Any] | pd.Series) -> list[str]:
-    """Warnings for one DCI result row (``active_dims``, ``mean_matched_iou``,
+    """Warnings for one DCI result row (``num_active_dims``, ``mean_matched_iou``,
     ``informativeness_train``, ``informativeness_test``; absent keys are skipped)."""
     found = []
-    active = row.get("active_dims")
+    active = row.get("num_active_dims")
     if active is not None and not _nan(active) and int(active) == 0:
         found.append("no active latent dims: the codes barely vary across objects, the importance matrix is noise")
     iou = row.get("mean_matched_iou")

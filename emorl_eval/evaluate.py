@@ -416,11 +416,12 @@ def run_header(df: pd.DataFrame) -> str:
     return ", ".join(parts)
 
 
-def write_evaluation(df: pd.DataFrame, out: Any) -> dict[str, Any]:
+def write_evaluation(df: pd.DataFrame, out: Any, warnings: list[str] | None = None) -> dict[str, Any]:
     """Write ``per_image.csv``, ``summary.csv`` and ``summary.md`` into ``out`` (atomically).
 
     ``summary.csv`` is long: ``metric, label, mean, std, n`` plus the run's identity columns
-    (model, preset, dataset, split, checkpoint_step, eval_seed, refinement_steps).
+    (model, preset, dataset, split, checkpoint_step, eval_seed, refinement_steps) and
+    ``warnings`` (``emorl_eval.diagnostics.evaluation_warnings`` of ``df`` unless given).
     """
     from emorl_eval.diagnostics import evaluation_warnings, joined
 
@@ -428,7 +429,7 @@ def write_evaluation(df: pd.DataFrame, out: Any) -> dict[str, Any]:
     summary = summarize(df)
     for col in ("model", "preset", "dataset", "split", "checkpoint_step", "eval_seed", "refinement_steps"):
         summary[col] = df[col].iloc[0]
-    summary["warnings"] = joined(evaluation_warnings(df))
+    summary["warnings"] = joined(evaluation_warnings(df) if warnings is None else warnings)
     paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
     write_text_atomic(paths["per_image"], df.to_csv(index=False, float_format="%.10g"))
     write_text_atomic(paths["summary"], summary.to_csv(index=False, float_format="%.10g"))

@@ -78,10 +78,10 @@ def test_slots_used_counts_argmax_winners_above_the_area_floor() -> None:
 
 
 def test_dci_warnings_each_fire_on_their_own_case() -> None:
-    healthy = {"active_dims": 12, "mean_matched_iou": 0.9, "informativeness_train": 0.9,
+    healthy = {"num_active_dims": 12, "mean_matched_iou": 0.9, "informativeness_train": 0.9,
                "informativeness_test": 0.8}
     assert dg.dci_warnings(healthy) == []
-    assert "no active latent dims" in dg.dci_warnings({**healthy, "active_dims": 0})[0]
+    assert "no active latent dims" in dg.dci_warnings({**healthy, "num_active_dims": 0})[0]
     assert "matched IoU 0.027" in dg.dci_warnings({**healthy, "mean_matched_iou": 0.027})[0]
     # the collapsed model: train 1.000 vs test 0.120
     assert "memorise" in dg.dci_warnings({**healthy, "informativeness_train": 1.0, "informativeness_test": 0.12})[0]

@@ -75,10 +75,11 @@ def evaluate(ckpt: Path, data: Path, split: str, num: int, batch_size: int, seed
         click.echo(f"note: split {split!r} holds {len(dataset)} images (< --num {num}); evaluating all", err=True)
     df = evaluate_model(model, dataset, num=num, batch_size=batch_size, refinement_steps=refinement_steps,
                         seed=seed, device=device, progress=progress, metadata=metadata)
-    paths = write_evaluation(df, out)
-    click.echo(summary_markdown(summarize(df), run_header(df)), nl=False)
     from emorl_eval.diagnostics import evaluation_warnings
 
-    for warning in evaluation_warnings(df):
+    warnings = evaluation_warnings(df)
+    paths = write_evaluation(df, out, warnings)
+    click.echo(summary_markdown(summarize(df), run_header(df)), nl=False)
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo("wrote " + ", ".join(str(p) for p in paths.values()))

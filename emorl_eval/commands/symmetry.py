@@ -126,7 +126,8 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
         table[key] = value
     from emorl_eval.diagnostics import joined, symmetry_warnings
 
-    table["warnings"] = joined(symmetry_warnings(table))
+    warnings = symmetry_warnings(table)
+    table["warnings"] = joined(warnings)
     csv_path, md_path = sym.write_report(
         table, out_dir, f"symmetry_{stem}_{dname}", title=f"Symmetry checks: {stem} ({dname}, seeds {seeds})"
         + (f"\n\nCheckpoint `{source['checkpoint']}`, sha256 `{source['checkpoint_sha256'][:16]}...`" if ckpt else "")
@@ -134,9 +135,7 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
     status = sym.exit_status(table)
     n_bad = int((~table["passed"]).sum())
     click.echo(f"wrote {csv_path} and {md_path}")
-    from emorl_eval.diagnostics import symmetry_warnings
-
-    for warning in symmetry_warnings(table):
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo("all properties hold" if status == 0 else f"{n_bad} output(s) violated: exit status 1")
     ctx.exit(status)

@@ -101,7 +101,7 @@ def score_pairs(
     })
     from emorl_eval.diagnostics import dci_warnings, joined
 
-    row["warnings"] = joined(dci_warnings({**row, "active_dims": row["num_active_dims"]}))
+    row["warnings"] = joined(dci_warnings(row))
     for name in names:
         row[f"informativeness_test_{name}"] = res["informativeness_test_per_factor"][name]
     for name in names:
