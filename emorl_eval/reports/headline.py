@@ -24,15 +24,23 @@ def _owner(checkpoint: Any) -> str:
     return Path(str(checkpoint)).parent.name
 
 
-def _rows_of(files: list[Path], run: str) -> list[tuple[Path, pd.DataFrame]]:
+def _read_sources(files: list[Path]) -> list[tuple[Path, pd.DataFrame]]:
+    """The readable CSVs of ``files`` that record a ``checkpoint`` column (each read once)."""
     found = []
     for path in files:
         try:
             df = pd.read_csv(path)
         except (OSError, ValueError, pd.errors.EmptyDataError):
             continue
-        if "checkpoint" not in df:
-            continue
+        if "checkpoint" in df:
+            found.append((path, df))
+    return found
+
+
+def _rows_of(sources: list[tuple[Path, pd.DataFrame]], run: str) -> list[tuple[Path, pd.DataFrame]]:
+    """Per source file, its rows whose checkpoint belongs to ``run`` (files without any are dropped)."""
+    found = []
+    for path, df in sources:
         mine = df[df["checkpoint"].map(_owner) == run]
         if len(mine):
             found.append((path, mine))
@@ -52,9 +60,9 @@ def _fmt(value: float, digits: int = 3, sci: bool = False) -> str:
 def results_table(table: RunTable, reports: Path) -> pd.DataFrame:
     """One row per evaluated run of ``table`` with the columns of the module docstring (markdown
     cells with relative links from ``reports``)."""
-    dci_files = sorted(reports.glob("dci/**/dci.csv"))
-    leak_files = sorted(p for p in reports.glob("leakage/*.csv") if not p.name.endswith("_per_dim.csv"))
-    sym_files = sorted(reports.glob("symmetry/*.csv"))
+    dci_files = _read_sources(sorted(reports.glob("dci/**/dci.csv")))
+    leak_files = _read_sources(sorted(p for p in reports.glob("leakage/*.csv") if not p.name.endswith("_per_dim.csv")))
+    sym_files = _read_sources(sorted(reports.glob("symmetry/*.csv")))
     rows = []
     for run in table.runs.itertuples():
         name, path = str(run.run), Path(run.path)
