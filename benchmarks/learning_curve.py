@@ -70,7 +70,7 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     """One row per checkpoint of ``run`` (cached in RUN/learning_curve.csv)."""
     import json
 
-    import models
+    from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.evaluate import evaluate_model
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-import models  # noqa: E402
+from emorl_eval import models  # noqa: E402
 
 DEFAULT = [("tetrominoes", 32), ("clevr6", 4)]
 

@@ -341,9 +341,9 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     """
     from pathlib import Path
 
-    import models
+    from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
-    from models.checkpoints import read_checkpoint
+    from emorl_eval.models.checkpoints import read_checkpoint
 
     ckpt = resolve_checkpoint(ckpt)
     dataset = ObjectsDataset(data, split=split)

@@ -69,7 +69,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from models.interface import EquivarianceProbe, ObjectCentricModel
+from emorl_eval.models.interface import EquivarianceProbe, ObjectCentricModel
 
 SLOT_EQUIVARIANCE = "slot equivariance"
 SLOT_INVARIANCE = "slot invariance"

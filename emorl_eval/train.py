@@ -10,7 +10,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    from cli import main as cli_main
+    from emorl_eval.cli import main as cli_main
 
     cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
 

@@ -17,7 +17,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from models.interface import (
+from emorl_eval.models.interface import (
     DecodedScene,
     EquivarianceProbe,
     ModelOutput,
@@ -28,12 +28,12 @@ from models.interface import (
 # name -> "module:Class"; a model's module defines the class, its config dataclass
 # (``Class.config_class``) and registers its presets in ``models.presets``.
 _REGISTRY: dict[str, str] = {
-    "emorl": "models.efficient_morl:EfficientMORL",
+    "emorl": "emorl_eval.models.efficient_morl:EfficientMORL",
     # comparison models (models/genesis.py, models/iodine.py, models/slot_attention.py)
-    "genesis": "models.genesis:Genesis",
-    "genesis_s": "models.genesis:GenesisS",
-    "iodine": "models.iodine:IODINE",
-    "slot_attention": "models.slot_attention:SlotAttention",
+    "genesis": "emorl_eval.models.genesis:Genesis",
+    "genesis_s": "emorl_eval.models.genesis:GenesisS",
+    "iodine": "emorl_eval.models.iodine:IODINE",
+    "slot_attention": "emorl_eval.models.slot_attention:SlotAttention",
 }
 
 __all__ = [
@@ -66,9 +66,9 @@ def model_class(name: str) -> type[ObjectCentricModel]:
 
 def build(name: str, preset: str | None = None, **overrides: Any) -> ObjectCentricModel:
     """Build model ``name`` with the hyper-parameters of ``preset`` and field overrides."""
-    from models.presets import resolve_config
+    from emorl_eval.models.presets import resolve_config
 
-    from models.presets import default_preset
+    from emorl_eval.models.presets import default_preset
 
     cls = model_class(name)
     model = cls(resolve_config(name, preset, overrides))
@@ -79,6 +79,6 @@ def build(name: str, preset: str | None = None, **overrides: Any) -> ObjectCentr
 
 def load(path: str | Path, preset: str | None = None, map_location: str = "cpu") -> ObjectCentricModel:
     """Load a checkpoint: ours (self-describing) or an official EfficientMORL one (needs preset)."""
-    from models.checkpoints import load_model
+    from emorl_eval.models.checkpoints import load_model
 
     return load_model(Path(path), preset=preset, map_location=map_location)

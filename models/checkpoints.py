@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from models.interface import ObjectCentricModel
+from emorl_eval.models.interface import ObjectCentricModel
 
 FORMAT = "emorl-eval"
 VERSION = 1
@@ -183,7 +183,7 @@ def _describe(missing: list[str], unexpected: list[str], wrong: list[str], own: 
 def map_official_state(state: dict[str, Tensor], path: Path | str = "") -> dict[str, Tensor]:
     """Official (``module.``-stripped) keys -> ours; CheckpointError naming an unknown key."""
     from emorl_eval.errors import CheckpointError
-    from models.efficient_morl import official_to_ours
+    from emorl_eval.models.efficient_morl import official_to_ours
 
     mapped = {}
     for key, value in state.items():
@@ -196,8 +196,8 @@ def map_official_state(state: dict[str, Tensor], path: Path | str = "") -> dict[
 
 def _fitting_presets(state: dict[str, Tensor]) -> list[str]:
     """EfficientMORL presets whose parameter shapes fit ``state`` (ours-named keys)."""
-    import models
-    from models.presets import available_presets
+    from emorl_eval import models
+    from emorl_eval.models.presets import available_presets
 
     fits = []
     for preset in available_presets("emorl"):
@@ -213,9 +213,9 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
     Our checkpoints describe themselves (``preset`` is ignored); official EfficientMORL files
     need ``preset`` and must fit it exactly (every tensor used, same shapes).
     """
-    import models
+    from emorl_eval import models
     from emorl_eval.errors import CheckpointError, ConfigError
-    from models.presets import build_config
+    from emorl_eval.models.presets import build_config
 
     from emorl_eval import zoo
 
@@ -237,7 +237,7 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
         return model.to(map_location).eval()
 
     # official EfficientMORL
-    from models.presets import available_presets
+    from emorl_eval.models.presets import available_presets
 
     if preset is None:
         raise CheckpointError(f"{path} is an official EfficientMORL checkpoint without a config: give a preset "
@@ -249,7 +249,7 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
         raise CheckpointError(f"checkpoint {path}: {exc}") from None
     missing, unexpected, wrong = _shape_mismatches(model, state)
     if missing or unexpected or wrong:
-        from models.efficient_morl import ours_to_official
+        from emorl_eval.models.efficient_morl import ours_to_official
 
         def to_file_key(k: str) -> str:
             return ours_to_official(k) or k

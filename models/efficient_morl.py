@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.components.init import INIT_SCHEMES, standard_init
-from models.components import (
+from emorl_eval.models.components.init import INIT_SCHEMES, standard_init
+from emorl_eval.models.components import (
     DECODER_KINDS,
     GECO,
     LIKELIHOODS,
@@ -36,7 +36,7 @@ from models.components import (
     kl_standard_normal,
     softplus_to_std,
 )
-from models.interface import (
+from emorl_eval.models.interface import (
     DecodedScene,
     EquivarianceProbe,
     ModelOutput,
@@ -572,7 +572,7 @@ class EfficientMORL(ObjectCentricModel):
     def training_schedule(self) -> dict[str, Any]:
         """Training hyper-parameters of the reference for this model's preset (lr, warm-up,
         clipping, refinement curriculum); the shared defaults when the preset is unknown."""
-        from models.presets import available_presets, base_training_defaults, training_defaults
+        from emorl_eval.models.presets import available_presets, base_training_defaults, training_defaults
 
         preset = getattr(self, "preset", None)
         if preset in available_presets(self.model_name):
@@ -581,12 +581,12 @@ class EfficientMORL(ObjectCentricModel):
 
     # --- symmetry probes -------------------------------------------------------------------------
     def equivariance_probes(self) -> list[EquivarianceProbe]:
-        from models.emorl_probes import equivariance_probes
+        from emorl_eval.models.emorl_probes import equivariance_probes
 
         return equivariance_probes(self)
 
     def input_order_probe(self) -> EquivarianceProbe | None:
-        from models.emorl_probes import input_order_probe
+        from emorl_eval.models.emorl_probes import input_order_probe
 
         return input_order_probe(self)
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from models.components import softplus_to_std
-from models.interface import EquivarianceProbe
+from emorl_eval.models.components import softplus_to_std
+from emorl_eval.models.interface import EquivarianceProbe
 
 if TYPE_CHECKING:
-    from models.efficient_morl import EfficientMORL
+    from emorl_eval.models.efficient_morl import EfficientMORL
 
 
 def _like(model: "EfficientMORL") -> dict:
@@ -52,7 +52,7 @@ def _image(model: "EfficientMORL", batch_size: int, generator: torch.Generator) 
 
 def equivariance_probes(model: "EfficientMORL") -> list[EquivarianceProbe]:
     """The slot-symmetry probes of ``model`` (see module docstring)."""
-    from models.efficient_morl import EMORLNoise
+    from emorl_eval.models.efficient_morl import EMORLNoise
 
     k, d = model.num_slots, model.latent_dim
 

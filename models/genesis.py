@@ -46,9 +46,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models._peer_ops import coord_grid, eval_mode, randn
-from models.components import gaussian_nll, gmm_nll, kl_normal_normal
-from models.interface import (
+from emorl_eval.models._peer_ops import coord_grid, eval_mode, randn
+from emorl_eval.models.components import gaussian_nll, gmm_nll, kl_normal_normal
+from emorl_eval.models.interface import (
     DecodedScene,
     EquivarianceProbe,
     ModelOutput,

@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models._peer_ops import coord_grid, eval_mode, randn
-from models.components import kl_standard_normal, softplus_to_std, xavier_init
-from models.interface import (
+from emorl_eval.models._peer_ops import coord_grid, eval_mode, randn
+from emorl_eval.models.components import kl_standard_normal, softplus_to_std, xavier_init
+from emorl_eval.models.interface import (
     DecodedScene,
     EquivarianceProbe,
     ModelOutput,

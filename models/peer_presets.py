@@ -128,9 +128,9 @@ PEER_MODELS: dict[str, tuple[dict[str, dict[str, Any]], dict[str, Any], str]] = 
 
 def register(name: str) -> None:
     """Register peer model ``name``'s presets with :mod:`models.presets` (called lazily by it)."""
-    from models.presets import register_presets
+    from emorl_eval.models.presets import register_presets
 
-    from models.presets import CPU_TRAINING
+    from emorl_eval.models.presets import CPU_TRAINING
 
     presets, training, default = PEER_MODELS[name]
     per_preset = {preset: copy.deepcopy(training) for preset in presets}
@@ -139,7 +139,7 @@ def register(name: str) -> None:
         if name == "genesis" or name == "genesis_s":
             per_preset["tetrominoes_cpu"]["warmup_steps"] = 200
     if name == "iodine":  # trained with its preset's I throughout
-        from models.iodine import IODINEConfig
+        from emorl_eval.models.iodine import IODINEConfig
 
         for preset, values in presets.items():
             steps = values.get("refinement_steps", IODINEConfig.refinement_steps)

@@ -102,7 +102,7 @@ def build_config(name: str, values: dict[str, Any]) -> Any:
     """Instantiate model ``name``'s config dataclass from plain values (checkpoint configs);
     ConfigError for unknown keys, wrong types or invalid values."""
     from emorl_eval.errors import ConfigError
-    from models import model_class
+    from emorl_eval.models import model_class
 
     cls = model_class(name).config_class  # type: ignore[attr-defined]
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -212,7 +212,7 @@ _LOADERS: dict[str, Callable[[], None]] = {"emorl": _emorl_presets}
 
 def _peer_loader(name: str) -> Callable[[], None]:
     def load() -> None:
-        from models import peer_presets
+        from emorl_eval.models import peer_presets
 
         peer_presets.register(name)
 

@@ -32,10 +32,10 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from models._peer_ops import eval_mode, randn
-from models.components.init import INIT_SCHEMES, standard_init
-from models.components import ImageEncoder, SetAttention, SpatialBroadcastDecoder, softplus_to_std
-from models.interface import (
+from emorl_eval.models._peer_ops import eval_mode, randn
+from emorl_eval.models.components.init import INIT_SCHEMES, standard_init
+from emorl_eval.models.components import ImageEncoder, SetAttention, SpatialBroadcastDecoder, softplus_to_std
+from emorl_eval.models.interface import (
     DecodedScene,
     EquivarianceProbe,
     ModelOutput,

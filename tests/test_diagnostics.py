@@ -8,7 +8,7 @@ import torch
 
 from emorl_eval import diagnostics as dg
 from emorl_eval.evaluate import evaluate_model, slots_used
-from models.interface import ModelOutput, ObjectCentricModel
+from emorl_eval.models.interface import ModelOutput, ObjectCentricModel
 
 
 class MaskOracle(ObjectCentricModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-import cli
+from emorl_eval import cli
 from emorl_eval.commands import _common
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import click
 
 def _invoke(argv: list[str]) -> int:
     """Run one ``emorl-eval`` command in this process; its exit status (user errors -> 2)."""
-    from cli import cli
+    from emorl_eval.cli import cli
     from emorl_eval.errors import EmorlEvalError
 
     try:

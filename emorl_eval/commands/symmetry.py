@@ -88,13 +88,13 @@ def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, pres
     """
     import torch
 
-    import models
+    from emorl_eval import models
     from emorl_eval import symmetry as sym
     from emorl_eval.errors import ConfigError
 
     from emorl_eval.commands._common import run_name
     from emorl_eval.evaluate import prepare_out_dir
-    from models.checkpoints import file_sha256
+    from emorl_eval.models.checkpoints import file_sha256
 
     if (ckpt is None) == (model_name is None):
         raise ConfigError("give exactly one of --ckpt RUN.pt or --model NAME")

@@ -41,7 +41,7 @@ def load_images(data: str | Path, num: int, start: int = 0, split: str = "test")
 
 def load_checkpoint(ckpt: str | Path, preset: str | None = None, device: str = "cpu"):
     """The model of a checkpoint (ours or official with ``preset``) in eval mode on ``device``."""
-    import models
+    from emorl_eval import models
 
     model = models.load(ckpt, preset=preset)
     return model.to(device).eval()

@@ -31,7 +31,7 @@ def _known_presets(model: str | None) -> list[str]:
     if not model:
         return []
     try:
-        from models.presets import available_presets
+        from emorl_eval.models.presets import available_presets
 
         return list(available_presets(str(model)))
     except Exception:  # registry not there yet or unknown model: fall back to name rules

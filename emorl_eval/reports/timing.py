@@ -35,7 +35,7 @@ def _resolve_preset(name: str, preset: str | None) -> str | None:
     if preset is None:
         return None
     try:
-        from models.presets import available_presets
+        from emorl_eval.models.presets import available_presets
 
         return preset if preset in available_presets(name) else None
     except Exception:  # registry without presets for this model: use its default
@@ -81,7 +81,7 @@ def measure_timing(model_names: Iterable[str], sizes: Iterable[int], batch_size:
     A model that is not registered, or that cannot be built or run at a size, gets one row with
     ``status`` saying why (``ms_per_step`` NaN) instead of stopping the measurement.
     """
-    import models
+    from emorl_eval import models
     from tqdm import tqdm
 
     rows = []

@@ -29,7 +29,7 @@ def checkpoint_name(step: int) -> str:
 
 def save_training_checkpoint(run_dir: Path, model: nn.Module, step: int, extra: dict[str, Any]) -> Path:
     """Write ``checkpoint_<step>.pt`` and refresh ``checkpoint_last.pt``, both atomically."""
-    from models.checkpoints import save_checkpoint
+    from emorl_eval.models.checkpoints import save_checkpoint
 
     path = run_dir / checkpoint_name(step)
     save_checkpoint(path, model, step, extra=extra)
@@ -47,7 +47,7 @@ def save_training_checkpoint(run_dir: Path, model: nn.Module, step: int, extra: 
 
 def load_training_checkpoint(run_dir: Path) -> dict[str, Any]:
     """Read ``run_dir/checkpoint_last.pt`` and check it carries the trainer state."""
-    from models.checkpoints import read_checkpoint
+    from emorl_eval.models.checkpoints import read_checkpoint
 
     path = run_dir / LAST
     if not path.is_file():

@@ -182,8 +182,8 @@ def resolve_train_config(
     ``--set refinement_steps=N`` without a ``refinement_curriculum`` override trains with I = N
     throughout (the preset's curriculum is dropped).
     """
-    import models
-    from models import presets
+    from emorl_eval import models
+    from emorl_eval.models import presets
 
     models.model_class(model)  # unknown model -> ConfigError naming the available ones
     if preset is None and hasattr(presets, "default_preset"):

@@ -133,7 +133,7 @@ class _Trainer:
 
     # --- set-up ---------------------------------------------------------------------------
     def run(self, resume: bool, stop: StopRequest | None = None) -> Path:
-        import models
+        from emorl_eval import models
 
         cfg, ctx = self.cfg, self.ctx
         if self.run_dir.exists() and not self.run_dir.is_dir():

@@ -96,10 +96,10 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     """
     import torch
 
-    import models
+    from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.evaluate import evaluate_model, write_evaluation
-    from models.checkpoints import file_sha256, read_checkpoint, save_checkpoint
+    from emorl_eval.models.checkpoints import file_sha256, read_checkpoint, save_checkpoint
 
     run = Path(run)
     last = run / "checkpoint_last.pt"

@@ -2,24 +2,24 @@
 GENESIS): image encoder, set attention, (Dual)GRU, Gaussian helpers, spatial broadcast decoders,
 image likelihoods, hierarchical prior, refinement network, GECO."""
 
-from models.components.attention import SetAttention
-from models.components.decoders import DECODER_KINDS, SpatialBroadcastDecoder
-from models.components.encoder import ImageEncoder
-from models.components.gaussian import (
+from emorl_eval.models.components.attention import SetAttention
+from emorl_eval.models.components.decoders import DECODER_KINDS, SpatialBroadcastDecoder
+from emorl_eval.models.components.encoder import ImageEncoder
+from emorl_eval.models.components.gaussian import (
     kl_normal_normal,
     kl_standard_normal,
     reparameterize,
     softplus_to_std,
     standard_normal,
 )
-from models.components.geco import GECO
-from models.components.gru import DualGRU, GRUStep
-from models.components.init import xavier_init
-from models.components.likelihoods import LIKELIHOODS, gaussian_nll, gmm_nll, image_nll
-from models.components.position import position_grid
-from models.components.posterior import PosteriorLayer
-from models.components.prior import PRIOR_VARIANTS, HierarchicalPrior
-from models.components.refinement import RefinementNetwork
+from emorl_eval.models.components.geco import GECO
+from emorl_eval.models.components.gru import DualGRU, GRUStep
+from emorl_eval.models.components.init import xavier_init
+from emorl_eval.models.components.likelihoods import LIKELIHOODS, gaussian_nll, gmm_nll, image_nll
+from emorl_eval.models.components.position import position_grid
+from emorl_eval.models.components.posterior import PosteriorLayer
+from emorl_eval.models.components.prior import PRIOR_VARIANTS, HierarchicalPrior
+from emorl_eval.models.components.refinement import RefinementNetwork
 
 __all__ = [
     "DECODER_KINDS", "LIKELIHOODS", "PRIOR_VARIANTS", "DualGRU", "GECO", "GRUStep",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from models.components.init import xavier_init
+from emorl_eval.models.components.init import xavier_init
 
 
 class SetAttention(nn.Module):

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.components.init import xavier_init
-from models.components.position import position_grid
+from emorl_eval.models.components.init import xavier_init
+from emorl_eval.models.components.position import position_grid
 
 DecoderKind = Literal["iodine", "small", "big"]
 DECODER_KINDS: tuple[str, ...] = ("iodine", "small", "big")

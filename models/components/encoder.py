@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from models.components.init import xavier_init
-from models.components.position import position_grid
+from emorl_eval.models.components.init import xavier_init
+from emorl_eval.models.components.position import position_grid
 
 
 class ImageEncoder(nn.Module):

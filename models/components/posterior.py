@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from models.components.attention import SetAttention
-from models.components.gru import DualGRU, GRUStep
-from models.components.init import xavier_init
+from emorl_eval.models.components.attention import SetAttention
+from emorl_eval.models.components.gru import DualGRU, GRUStep
+from emorl_eval.models.components.init import xavier_init
 
 
 class PosteriorLayer(nn.Module):

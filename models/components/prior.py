@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from models.components.init import xavier_init
+from emorl_eval.models.components.init import xavier_init
 
 PRIOR_VARIANTS: tuple[str, ...] = ("reversed_plus_plus", "reversed", "bottom_up")
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.components.init import xavier_init
+from emorl_eval.models.components.init import xavier_init
 
 
 class RefinementNetwork(nn.Module):

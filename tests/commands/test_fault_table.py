@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
+from emorl_eval import cli
 
 CKPT = "{ckpt}"
 DATA = "{data}"
@@ -54,8 +54,8 @@ def _fill(argv: list[str], ckpt: Path, data: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    import models
-    from models.checkpoints import save_checkpoint
+    from emorl_eval import models
+    from emorl_eval.models.checkpoints import save_checkpoint
 
     return save_checkpoint(tmp_path_factory.mktemp("ck") / "c.pt", models.build("emorl", "tetrominoes_cpu"), step=0)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from emorl_eval.cli import cli
 from emorl_eval.data import ObjectsDataset, generate, read_scenes
 from emorl_eval.data.convert import convert_tfrecord
 from emorl_eval.data.deepmind import SCHEMAS, row_to_example

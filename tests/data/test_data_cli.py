@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import cli
+from emorl_eval.cli import cli
 from emorl_eval.data import ObjectsDataset
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from emorl_eval.data.schema import FactorSpec
-from models.interface import DecodedScene, ModelOutput, ObjectCentricModel
+from emorl_eval.models.interface import DecodedScene, ModelOutput, ObjectCentricModel
 
 SHIFT = 2
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-import cli
-import models
-from models.checkpoints import save_checkpoint
+from emorl_eval import cli
+from emorl_eval import models
+from emorl_eval.models.checkpoints import save_checkpoint
 
 TINY = dict(num_slots=4, latent_dim=6, num_layers=2, refinement_steps=1)
 

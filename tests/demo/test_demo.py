@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cli import main
+from emorl_eval.cli import main
 from emorl_eval import zoo
 from emorl_eval.demo import DEMO_DATA_SEED, DemoPlan, run_demo
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-import cli
+from emorl_eval import cli
 from emorl_eval.evaluate import ID_COLUMNS, METRIC_COLUMNS
 
-import models
-import models.checkpoints as checkpoints
+from emorl_eval import models
+import emorl_eval.models.checkpoints as checkpoints
 
 TINY = dict(num_slots=4, latent_dim=8, num_layers=2, refinement_steps=1)
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-import cli
+from emorl_eval import cli
 from emorl_eval.data import generate_h5
 from emorl_eval.reports.runs import discover_runs
 
-import models
-import models.checkpoints as checkpoints
+from emorl_eval import models
+import emorl_eval.models.checkpoints as checkpoints
 
 
 def test_ablation_discovery_reads_evaluate_output(tmp_path, capsys) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 
 SMALL = {"image_size": (12, 12), "num_slots": 3, "latent_dim": 8, "refinement_steps": 2}
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 from emorl_eval.errors import CheckpointError
-from models.checkpoints import read_checkpoint, save_checkpoint
-from models.efficient_morl import OFFICIAL_KEY_MAP, official_to_ours, ours_to_official
+from emorl_eval.models.checkpoints import read_checkpoint, save_checkpoint
+from emorl_eval.models.efficient_morl import OFFICIAL_KEY_MAP, official_to_ours, ours_to_official
 from tests.models.conftest import small_model
 
 FIXTURES = {p: f"fixtures/official_format_emorl_{p}_init.pth" for p in ("tetrominoes", "clevr6")}

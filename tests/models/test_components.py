@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from models.components import (
+from emorl_eval.models.components import (
     GECO,
     DualGRU,
     SetAttention,

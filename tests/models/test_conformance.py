@@ -11,9 +11,9 @@ import json
 import pytest
 import torch
 
-import models
-from models.interface import ModelOutput, ObjectCentricModel
-from models.presets import build_config
+from emorl_eval import models
+from emorl_eval.models.interface import ModelOutput, ObjectCentricModel
+from emorl_eval.models.presets import build_config
 from tests.models.tiny import build_tiny, tiny_images
 
 B = 2
@@ -133,7 +133,7 @@ def test_config_dict_is_json(built) -> None:
 
 
 def test_checkpoint_round_trip(built, tmp_path) -> None:
-    from models.checkpoints import save_checkpoint
+    from emorl_eval.models.checkpoints import save_checkpoint
 
     name, model, _ = built
     path = tmp_path / f"{name}.pt"

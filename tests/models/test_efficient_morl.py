@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-import models
-from models.efficient_morl import EfficientMORL, count_parameters
-from models.presets import available_presets, resolve_config, training_defaults
+from emorl_eval import models
+from emorl_eval.models.efficient_morl import EfficientMORL, count_parameters
+from emorl_eval.models.presets import available_presets, resolve_config, training_defaults
 from tests.models.conftest import small_model
 
 ALL_PRESETS = available_presets("emorl")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from models.interface import EquivarianceProbe
+from emorl_eval.models.interface import EquivarianceProbe
 from tests.models.conftest import scramble, small_model
 
 

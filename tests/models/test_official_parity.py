@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-import models
-from models.efficient_morl import official_to_ours
+from emorl_eval import models
+from emorl_eval.models.efficient_morl import official_to_ours
 from tests.models.reference_forward import reference_forward
 
 FIXTURE = "fixtures/official_format_emorl_{}_init.pth"
@@ -94,7 +94,7 @@ def test_forward_matches_literal_reference_full_size(shared_dir: Path, scramble)
                                           ("clevr6_no_dualgru", "reversed_plus_plus")])
 def test_ablation_variants_match_literal_reference(preset: str, prior: str) -> None:
     """Variants without an official fixture: our random weights exported under official names."""
-    from models.efficient_morl import ours_to_official
+    from emorl_eval.models.efficient_morl import ours_to_official
 
     torch.manual_seed(0)
     model = models.build("emorl", preset=preset, image_size=(8, 8))

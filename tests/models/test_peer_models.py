@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 from emorl_eval.errors import ConfigError
-from models.presets import resolve_config, training_defaults
+from emorl_eval.models.presets import resolve_config, training_defaults
 from tests.models.conftest import scramble
 
 

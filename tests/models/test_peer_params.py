@@ -20,8 +20,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import models
-from models.presets import available_presets
+from emorl_eval import models
+from emorl_eval.models.presets import available_presets
 
 EXPECTED = {
     ("genesis", "tetrominoes"): 5_337_860,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-import models
-from models.interface import EquivarianceProbe
+from emorl_eval import models
+from emorl_eval.models.interface import EquivarianceProbe
 
 PERM = torch.tensor([2, 0, 1])  # the tiny presets have K = 3
 
@@ -74,7 +74,7 @@ def test_slot_attention_is_invariant_to_the_input_order() -> None:
 
 
 def test_genesis_last_component_takes_the_remaining_scope() -> None:
-    from models.genesis import stick_breaking
+    from emorl_eval.models.genesis import stick_breaking
 
     logits = torch.randn(2, 4, 1, 5, 5, dtype=torch.float64)
     masks = stick_breaking(logits).exp()

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import models
+from emorl_eval import models
 from emorl_eval.data import generate
 from tests.models.tiny import build_tiny
 

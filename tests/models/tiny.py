@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-import models
-from models.presets import available_presets
+from emorl_eval import models
+from emorl_eval.models.presets import available_presets
 
 #: generic small overrides for a model without a ``tiny`` preset (fields every config has)
 SMALL_OVERRIDES = {"image_size": (12, 12), "num_slots": 3, "latent_dim": 8}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import models
+from emorl_eval import models
 from tests.reports.toy_model import ToyConfig, ToyModel
 
 

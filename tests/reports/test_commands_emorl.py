@@ -10,12 +10,12 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-import cli
+from emorl_eval import cli
 from emorl_eval.data import generate_h5
 from emorl_eval.reports.grids import LABEL_PX, TITLE_PX
 
-import models
-import models.checkpoints as checkpoints
+from emorl_eval import models
+import emorl_eval.models.checkpoints as checkpoints
 
 TINY = dict(num_slots=3, latent_dim=6, num_layers=2, refinement_steps=1)
 K = TINY["num_slots"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import cli
+from emorl_eval import cli
 from emorl_eval.reports.index import write_index
 from emorl_eval.reports.report import latest_checkpoint
 from tests.reports.runfolders import make_run

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import cli
+from emorl_eval import cli
 from emorl_eval.errors import ConfigError
 from emorl_eval.reports.runs import discover_runs
 from emorl_eval.reports.tables import ablation_table, display_table, format_mean_std, split_preset, variant_label

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-import cli
+from emorl_eval import cli
 from emorl_eval.reports.timing import count_parameters, measure_timing
 from tests.reports.toy_model import ToyConfig, ToyModel
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from models.interface import DecodedScene, ModelOutput, ObjectCentricModel, StageOutput
+from emorl_eval.models.interface import DecodedScene, ModelOutput, ObjectCentricModel, StageOutput
 
 
 @dataclass

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from emorl_eval import symmetry as sym
 from emorl_eval.errors import ConfigError
-from models.interface import EquivarianceProbe
+from emorl_eval.models.interface import EquivarianceProbe
 from tests.symmetry.toys import NoProbeModel, ToySlotModel
 
 F32 = sym.TOLERANCES[torch.float32]

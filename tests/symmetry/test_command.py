@@ -7,8 +7,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import cli
-import models
+from emorl_eval import cli
+from emorl_eval import models
 from tests.symmetry.toys import ToySlotModel
 
 
@@ -115,7 +115,7 @@ def test_outputs_are_named_after_the_run_and_record_the_checkpoint(tmp_path):
     """Two runs' checkpoint_last.pt never overwrite each other; the CSV names its source."""
     import hashlib
 
-    from models.checkpoints import save_checkpoint
+    from emorl_eval.models.checkpoints import save_checkpoint
 
     for run in ("A", "B"):
         folder = tmp_path / "runs" / run

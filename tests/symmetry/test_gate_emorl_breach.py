@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 from emorl_eval import symmetry as sym
 
 pytestmark = pytest.mark.symmetry

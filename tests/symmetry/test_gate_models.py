@@ -17,10 +17,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import models
+from emorl_eval import models
 from emorl_eval import symmetry as sym
 from emorl_eval.errors import ConfigError
-from models.presets import available_presets
+from emorl_eval.models.presets import available_presets
 
 pytestmark = pytest.mark.symmetry
 

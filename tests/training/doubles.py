@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from models.interface import DecodedScene, ModelOutput, ObjectCentricModel
+from emorl_eval.models.interface import DecodedScene, ModelOutput, ObjectCentricModel
 
 TINY_TRAINING = {
     "steps": 8,
@@ -105,8 +105,8 @@ class TinyModel(ObjectCentricModel):
 
 def install(monkeypatch=None) -> None:
     """Register ``tiny`` (preset ``small``) in the model registry and the presets module."""
-    import models
-    import models.presets as presets
+    from emorl_eval import models
+    import emorl_eval.models.presets as presets
 
     def setattr_(obj, name, value):
         if monkeypatch is not None:

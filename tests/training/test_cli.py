@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import cli
+from emorl_eval import cli
 
 
 def _run(capsys, args: list[str]) -> tuple[int, str, str]:

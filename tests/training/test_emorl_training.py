@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import models
+from emorl_eval import models
 from emorl_eval.training import resolve_train_config, train
 from emorl_eval.training.checkpointing import LAST, checkpoint_name
 
@@ -43,7 +43,7 @@ def test_one_step_gives_finite_loss_and_gradients(tetrominoes_h5: Path) -> None:
 
 
 def test_geco_module_matches_appendix_f2_on_hand_values() -> None:
-    from models.components.geco import GECO
+    from emorl_eval.models.components.geco import GECO
 
     geco = GECO(target=-100.0, alpha=0.99, step_size=1e-6, warm_start=2, beta_init=0.55)
     geco.update(torch.tensor(50.0), step=1)  # before the warm start: nothing moves

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 from emorl_eval.training import resolve_train_config, train
 from emorl_eval.training.checkpointing import LAST
-from models import presets
+from emorl_eval.models import presets
 
 TINY_EMORL = ["image_size=[16,16]", "num_slots=2", "latent_dim=8", "num_layers=2", "refinement_steps=1"]
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 from emorl_eval.errors import ConfigError, DataError
 from emorl_eval.training import resolve_train_config, train
 from emorl_eval.training.checkpointing import LAST

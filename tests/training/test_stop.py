@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import cli
+from emorl_eval import cli
 from emorl_eval.training import resolve_train_config, train_until_stopped
 from emorl_eval.training.loop import StopRequest
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import models
+from emorl_eval import models
 from emorl_eval import zoo
 
 #: what the README and the demo promise
@@ -86,7 +86,7 @@ def test_symmetry_of_the_learned_emorl_holds_and_is_informative() -> None:
 
 def test_dci_of_the_learned_emorl_beats_a_random_init(held_out: Path, tmp_path: Path) -> None:
     from emorl_eval.dci.pipeline import run_dci
-    from models.checkpoints import save_checkpoint
+    from emorl_eval.models.checkpoints import save_checkpoint
 
     learned = models.load("zoo:emorl-tetrominoes-s1")
     torch.manual_seed(0)

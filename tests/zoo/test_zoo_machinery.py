@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import cli
+from emorl_eval import cli
 from emorl_eval import zoo
 from emorl_eval.zoo.packaging import add_run, train_command
 
@@ -84,7 +84,7 @@ def test_resolve_and_unknown_name(temp_zoo: Path) -> None:
 
 
 def test_models_load_accepts_a_zoo_name(temp_zoo: Path) -> None:
-    import models
+    from emorl_eval import models
 
     model = models.load("zoo:sa-test-s0")
     assert model.model_name == "slot_attention" and model.image_size == (35, 35)
