@@ -2,7 +2,7 @@
 
 Every error a user can cause (missing file, wrong checkpoint, bad shape, unknown option) is raised
 as a subclass of :class:`EmorlEvalError` with a one-line message that names the input and what is
-wrong. ``cli.py`` prints such errors as ``error: <message>`` and exits with status 2 instead of
+wrong. ``emorl_eval.cli`` prints such errors as ``error: <message>`` and exits with status 2 instead of
 showing a traceback.
 """
 
@@ -23,3 +23,8 @@ class CheckpointError(EmorlEvalError):
 
 class ConfigError(EmorlEvalError):
     """An unknown model, preset, option or config key, or a value of the wrong type."""
+
+
+class ModelError(EmorlEvalError):
+    """A model (usually a plug-in) broke the interface contract: wrong output shapes, masks that
+    do not sum to 1 over the slots, non-finite outputs, or a plug-in that cannot be imported."""

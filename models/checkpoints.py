@@ -3,7 +3,10 @@
 Our format (a dict loadable with ``torch.load(weights_only=True)``)::
 
     {"format": "emorl-eval", "version": 1, "model_name": str, "config": dict, "preset": str | None,
-     "step": int, "state_dict": dict[str, Tensor], "extra": dict}
+     "plugin": str | None, "step": int, "state_dict": dict[str, Tensor], "extra": dict}
+
+``plugin`` is ``"module:Class"`` for a plug-in model (None for built-in ones), so that a plug-in's
+checkpoint loads again wherever its package is importable.
 
 Official EfficientMORL checkpoints (``train.py``): ``{"step", "model": DDP state dict with
 ``module.`` prefixes, "model_opt", "kl_beta"}`` without a config, so they need a preset; their
@@ -23,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from emorl_eval.models import plugin_spec
 from emorl_eval.models.interface import ObjectCentricModel
 
 FORMAT = "emorl-eval"
@@ -58,6 +62,7 @@ def save_checkpoint(path: str | Path, model: ObjectCentricModel, step: int, extr
         "model_name": model.model_name,
         "config": _plain(dataclasses.asdict(model.config)),
         "preset": getattr(model, "preset", None),
+        "plugin": plugin_spec(model),
         "step": int(step),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "extra": extra or {},
@@ -213,20 +218,19 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
     Our checkpoints describe themselves (``preset`` is ignored); official EfficientMORL files
     need ``preset`` and must fit it exactly (every tensor used, same shapes).
     """
-    from emorl_eval import models
-    from emorl_eval.errors import CheckpointError, ConfigError
+    from emorl_eval import models, zoo
+    from emorl_eval.errors import CheckpointError, ConfigError, ModelError
     from emorl_eval.models.presets import build_config
-
-    from emorl_eval import zoo
 
     path = zoo.resolve(path)  # zoo:NAME -> its checkpoint file
     ckpt = read_checkpoint(path, map_location)
     if ckpt["format"] == FORMAT:
+        name = ckpt.get("plugin") or ckpt["model_name"]  # a plug-in loads through its import spec
         try:
-            config = build_config(ckpt["model_name"], ckpt["config"])
-        except ConfigError as exc:
+            config = build_config(name, ckpt["config"])
+        except (ConfigError, ModelError) as exc:
             raise CheckpointError(f"checkpoint {path}: {exc}") from None
-        model = models.model_class(ckpt["model_name"])(config)
+        model = models.model_class(name)(config)
         model.preset = ckpt.get("preset")  # type: ignore[attr-defined]
         state = ckpt["state_dict"]
         missing, unexpected, wrong = _shape_mismatches(model, state)

@@ -141,6 +141,8 @@ class ObjectCentricModel(nn.Module, abc.ABC):
     supports_refinement: ClassVar[bool] = False
     #: whether the design claims K-slot permutation equivariance (False for ordered models)
     slot_equivariant: ClassVar[bool] = True
+    #: check every forward's output against the contract (``emorl_eval.models.validation``)
+    validate_outputs: ClassVar[bool] = True
 
     def __init__(self, config: Any) -> None:
         super().__init__()
@@ -165,6 +167,17 @@ class ObjectCentricModel(nn.Module, abc.ABC):
     def config_dict(self) -> dict[str, Any]:
         """The resolved config as a JSON-serialisable dict."""
         return dataclasses.asdict(self.config)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``nn.Module.__call__`` (hooks, DDP), then the contract check of the output: a model that
+        returns wrong shapes, masks not summing to 1 or (in eval mode) NaNs raises
+        :class:`emorl_eval.errors.ModelError`."""
+        output = super().__call__(*args, **kwargs)
+        if self.validate_outputs:
+            from emorl_eval.models.validation import check_output
+
+            check_output(self, args[0] if args else kwargs.get("images"), output)
+        return output
 
     # --- the interface ----------------------------------------------------------------------
     @abc.abstractmethod

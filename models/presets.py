@@ -30,10 +30,27 @@ def register_presets(model: str, presets: dict[str, dict[str, Any]], training: d
 
 
 def _ensure(model: str) -> None:
-    if model not in _PRESETS:
-        loader = _LOADERS.get(model)
-        if loader is not None:
-            loader()
+    if model in _PRESETS:
+        return
+    loader = _LOADERS.get(model)
+    if loader is not None:
+        loader()
+        return
+    # a plug-in declares its presets as class attributes (emorl_eval.models.interface)
+    from emorl_eval import models
+    from emorl_eval.errors import EmorlEvalError
+
+    if not models.is_plugin(model):
+        return
+    try:
+        cls = models.model_class(model)
+    except EmorlEvalError:
+        return  # an unknown or broken plug-in: building it raises the one-line error
+    presets = {str(k): dict(v) for k, v in (getattr(cls, "presets", None) or {}).items()}
+    training = {str(k): dict(v) for k, v in (getattr(cls, "training_presets", None) or {}).items()}
+    default = getattr(cls, "default_preset", None) or (sorted(presets)[0] if presets else None)
+    if presets:
+        register_presets(model, presets, {p: training.get(p, {}) for p in presets}, default=default)
 
 
 def default_preset(name: str) -> str | None:
@@ -137,6 +154,8 @@ def training_defaults(name: str, preset: str | None = None) -> dict[str, Any]:
     if preset is None:
         preset = _DEFAULT_PRESET.get(name)
     training = _TRAINING.get(name, {})
+    if preset is None and not training:
+        return {}  # a (plug-in) model without presets trains with the TrainConfig defaults
     if preset not in training:
         raise ConfigError(f"unknown preset {preset!r} for model {name!r}; available: {', '.join(sorted(training))}")
     return dict(training[preset])
