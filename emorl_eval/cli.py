@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),
     "demo": ("emorl_eval.commands.demo", "demo", "Run the whole pipeline on built-in Tetrominoes (the README's main job)."),
     "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),
+    "check-model": ("emorl_eval.commands.check_model", "check_model", "Conformance suite on a model or plug-in: shapes, masks, gradients, round trip, symmetry."),
     "dci": ("emorl_eval.commands.dci", "dci", "DCI on IoU-Hungarian-matched slots (appendix E.2, Table 3): scores, importance heatmap."),
     "symmetry": ("emorl_eval.commands.symmetry", "symmetry", "Check slot permutation equivariance/invariance and input-order invariance (appendix A)."),
     "train": ("emorl_eval.commands.train", "train_command", "Train a model (GECO, curriculum, resume, DDP via torchrun)."),

@@ -76,3 +76,19 @@ def model_options(func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def parse_overrides(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
+    """click callback of a repeatable ``--set KEY=VALUE``: {key: JSON value, or the raw string}."""
+    import json
+
+    overrides = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return overrides

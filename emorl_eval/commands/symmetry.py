@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CheckpointPath
+from emorl_eval.commands._common import CheckpointPath, parse_overrides
 
 
 def _parse_seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
@@ -18,19 +17,6 @@ def _parse_seeds(ctx: click.Context, param: click.Parameter, value: str) -> list
     if not seeds:
         raise click.BadParameter("give at least one seed")
     return seeds
-
-
-def _parse_overrides(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict:
-    overrides = {}
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
-    return overrides
 
 
 EXIT_RULE = """\b
@@ -48,9 +34,9 @@ Exit status:
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.option("--ckpt", type=CheckpointPath(exists=True), help="Checkpoint to check: ours, zoo:NAME or an official EfficientMORL one.")
-@click.option("--model", "model_name", help="Check a fresh random init of this registered model instead of a checkpoint.")
+@click.option("--model", "model_name", help="Check a fresh random init of this model instead of a checkpoint: a built-in name, an installed plug-in's entry point or package.module:Class.")
 @click.option("--preset", help="Preset for --model, or the preset an official checkpoint needs.")
-@click.option("--set", "overrides", multiple=True, callback=_parse_overrides, metavar="KEY=VALUE",
+@click.option("--set", "overrides", multiple=True, callback=parse_overrides, metavar="KEY=VALUE",
               help="Config override for --model (JSON value), e.g. --set num_slots=3 --set 'image_size=[32,32]'. Repeatable.")
 @click.option("--seeds", default="0,1,2", show_default=True, callback=_parse_seeds,
               help="Comma-separated seeds; each draws fresh probe inputs and permutations (the first also seeds a random init).")

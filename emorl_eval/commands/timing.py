@@ -11,7 +11,7 @@ from emorl_eval.commands._common import parse_int_list, resolve_device
 
 @click.command("timing")
 @click.option("--models", "model_names", default="emorl,genesis,slot_attention,iodine", show_default=True,
-              help="Comma-separated registered model names.")
+              help="Comma-separated models: built-in names, plug-in entry points or package.module:Class specs.")
 @click.option("--sizes", default="64,96,128", show_default=True, help="Comma-separated square image sizes.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=10, show_default=True, help="Timed steps (the median is reported).")

@@ -6,7 +6,7 @@ import click
 
 
 @click.command("train")
-@click.option("--model", "model", required=True, help="Registered model name (e.g. emorl).")
+@click.option("--model", "model", required=True, help="Model: a built-in name (emorl, genesis, genesis_s, slot_attention, iodine), an installed plug-in's entry point, or package.module:Class (see emorl-eval check-model).")
 @click.option("--preset", default=None, help="Preset of the model: paper hyper-parameters per dataset or ablation "
               "(e.g. tetrominoes, clevr6, multi_dsprites, tetrominoes_no_geco).")
 @click.option("--data", required=True, help="EfficientMORL-layout .h5 file (emorl-eval data generate makes one).")

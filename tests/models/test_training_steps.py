@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from emorl_eval import models
 from emorl_eval.data import generate
+from emorl_eval.models.presets import training_defaults
 from tests.models.tiny import build_tiny
 
 STEPS = 10
@@ -32,7 +33,10 @@ def test_a_few_adam_steps_lower_the_loss(name: str) -> None:
             return float(model(images, generator=torch.Generator().manual_seed(123)).loss)
 
     before = loss_now()
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    # the model's own learning rate where it asks for a larger one (a plug-in with a handful of
+    # parameters, such as examples/my_model's soft K-means, trains at 1e-2)
+    lr = max(1e-3, float(training_defaults(name, getattr(model, "preset", None)).get("lr", 0.0)))
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     for step in range(STEPS):
         model.on_train_step(step)
         out = model(images, generator=torch.Generator().manual_seed(step))
