@@ -21,8 +21,9 @@ def parse_int_list(value: str | None, option: str) -> list[int] | None:
 
 
 class CheckpointPath(click.ParamType):
-    """A ``--ckpt`` value: a checkpoint file, a run folder, or ``zoo:NAME`` (converted to the
-    zoo entry's checkpoint file; an unknown name is a one-line error listing the known ones)."""
+    """A ``--ckpt`` value: a checkpoint file, a run folder (converted to its ``checkpoint_last.pt``,
+    else its newest ``checkpoint*.pt``), or ``zoo:NAME`` (converted to the zoo entry's checkpoint
+    file; an unknown name is a one-line error listing the known ones)."""
 
     name = "checkpoint"
 
@@ -32,12 +33,18 @@ class CheckpointPath(click.ParamType):
     def convert(self, value, param, ctx):  # type: ignore[override]
         from emorl_eval import zoo
 
+        from emorl_eval.errors import CheckpointError
+        from emorl_eval.evaluate import resolve_checkpoint
+
         if isinstance(value, Path):
             return value
         path = zoo.resolve(value)
         if self.exists and not path.exists():
             self.fail(f"{value}: no such file", param, ctx)
-        return path
+        try:
+            return Path(resolve_checkpoint(path))  # a run folder -> its checkpoint_last.pt
+        except CheckpointError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 #: help text shared by every --ckpt option

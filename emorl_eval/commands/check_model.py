@@ -25,12 +25,15 @@ Exit status:
 @click.option("--batch-size", default=2, show_default=True, type=click.IntRange(min=1), help="Batch size B of the random test images.")
 @click.option("--seed", default=0, show_default=True, help="Seeds the weights of a fresh model, the test images and every generator.")
 @click.option("--no-symmetry", is_flag=True, help="Skip the symmetry probes (the slowest part for deep models).")
-@click.option("--generic-weights", is_flag=True, help="Run the symmetry probes on redrawn weights (see emorl-eval symmetry --help).")
+@click.option("--generic-weights/--own-weights", "generic_weights", default=None,
+              help="Run the symmetry probes on redrawn weights (the properties are structural; a fresh init often makes "
+                   "the slots nearly identical, which hides violations) or on the model's own. "
+                   "[default: generic for SPEC, own for --ckpt]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write check_model_<name>.csv and .md to this folder.")
 @click.pass_context
 def check_model(ctx: click.Context, spec: str | None, ckpt: Path | None, preset: str | None, overrides: dict,
-                batch_size: int, seed: int, no_symmetry: bool, generic_weights: bool, out_dir: Path | None) -> None:
+                batch_size: int, seed: int, no_symmetry: bool, generic_weights: bool | None, out_dir: Path | None) -> None:
     """Check that model SPEC keeps the interface contract every metric relies on.
 
     SPEC is a built-in model name (emorl, genesis, ...), the entry point of an installed plug-in,
@@ -39,8 +42,9 @@ def check_model(ctx: click.Context, spec: str | None, ckpt: Path | None, preset:
     (--preset, --set) or loads --ckpt, then checks on random images: forward, output shapes,
     finite outputs, masks >= 0 summing to 1 over the slots, recon = sum of masks x components,
     finite training loss and gradients, determinism under a fixed generator, checkpoint round
-    trip, decode and sample_prior shapes, and the model's symmetry probes. It prints a
-    pass / FAIL / skip table with the reason for every failure.
+    trip, decode and sample_prior shapes, and the model's symmetry probes (on redrawn weights for
+    SPEC, see --generic-weights). It prints a pass / FAIL / skip / info table with the reason for
+    every failure; the checkpoint check's row says which plug-in spec checkpoints record.
 
     \b
     Examples:
@@ -72,6 +76,8 @@ def check_model(ctx: click.Context, spec: str | None, ckpt: Path | None, preset:
         label = model.model_name + (f"_{preset}" if preset else "")
         what = f"{spec} ({type(model).__module__}.{type(model).__qualname__}, preset {getattr(model, 'preset', None)})"
     click.echo(f"checking {what}: K={model.num_slots}, D={model.latent_dim}, image {list(model.image_size)}", err=True)
+    if generic_weights is None:
+        generic_weights = ckpt is None
     rows = conformance.run_checks(model, batch_size=batch_size, seed=seed, symmetry=not no_symmetry,
                                   generic_weights=generic_weights,
                                   progress=lambda name: click.echo(f"  {name} ...", err=True))
