@@ -133,6 +133,23 @@ class ObjectCentricModel(nn.Module, abc.ABC):
     Subclasses set the class attributes and implement the abstract methods. ``config`` is the
     model's resolved config dataclass; it is stored in checkpoints so that a checkpoint never
     needs a preset to load.
+
+    What a model, built-in or plug-in (``--model pkg.module:Class`` or an entry point of the group
+    ``emorl_eval.models``; ``docs/contracts.md``, "Plug-in models"), must provide:
+
+    * ``model_name`` (str) and ``config_class`` (a dataclass with JSON-like fields, among them
+      ``num_slots``, ``image_size`` and ``latent_dim``, unless :attr:`latent_dim` is overridden);
+    * ``__init__(config)`` calling ``super().__init__(config)``, with every piece of state that
+      affects outputs in parameters or buffers (checkpoints hold only the state dict);
+    * :meth:`forward`, :meth:`decode` and :meth:`sample_prior` with the shapes documented on them;
+      all randomness from the ``generator`` argument.
+
+    Optional: ``presets`` / ``training_presets`` / ``default_preset`` class attributes (dicts of
+    config fields and training defaults per preset name; built-ins register theirs in
+    ``models/presets.py``), :meth:`equivariance_probes` and :meth:`input_order_probe` (symmetry
+    checks; none means "nothing to check"), ``supports_refinement``, ``slot_equivariant`` and the
+    training hooks. Every call ``model(images)`` is checked against the output contract
+    (``models/validation.py``); ``emorl-eval check-model`` runs the full conformance suite.
     """
 
     #: registry name, e.g. ``"emorl"``

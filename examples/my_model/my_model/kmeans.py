@@ -96,7 +96,7 @@ class SoftKMeans(ObjectCentricModel):
         "tetrominoes": {"image_size": (35, 35), "num_slots": 4},
         "multi_dsprites": {"image_size": (64, 64), "num_slots": 6},
         "clevr6": {"image_size": (96, 96), "num_slots": 7},
-        "tiny": {"image_size": (12, 12), "num_slots": 3, "iterations": 3},  # for tests
+        "tiny": {"image_size": (16, 16), "num_slots": 3, "iterations": 3},  # for tests (16x16, K=3)
     }
     training_presets: ClassVar[dict[str, dict[str, Any]]] = {name: dict(_TRAINING) for name in presets}
     default_preset: ClassVar[str] = "tetrominoes"
