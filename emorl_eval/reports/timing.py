@@ -86,7 +86,8 @@ def measure_timing(model_names: Iterable[str], sizes: Iterable[int], batch_size:
 
     rows = []
     names, sizes = list(model_names), list(sizes)
-    registered = set(models.available())
+    from emorl_eval.errors import ConfigError, ModelError
+
     jobs = [(n, s) for n in names for s in sizes]
     for name, size in tqdm(jobs, desc="timing", disable=not progress, leave=False):
         row: dict[str, Any] = {"model": name, "preset": None, "image_size": size, "batch_size": batch_size,
@@ -94,8 +95,14 @@ def measure_timing(model_names: Iterable[str], sizes: Iterable[int], batch_size:
                                "paper_params": PAPER_PARAMS_CLEVR6.get(name) if preset == "clevr6" else None,
                                "ms_min": float("nan"), "ms_max": float("nan"), "repeats": repeats,
                                "warmup": warmup, "status": "ok"}
-        if name not in registered:
+        try:
+            models.model_class(name)  # a built-in, an entry point or a package.module:Class plug-in
+        except ConfigError:
             row["status"] = "unavailable: not registered"
+            rows.append(row)
+            continue
+        except ModelError as err:  # a plug-in that cannot be imported
+            row["status"] = f"unavailable: {err}"
             rows.append(row)
             continue
         chosen = _resolve_preset(name, preset)
@@ -115,4 +122,6 @@ def measure_timing(model_names: Iterable[str], sizes: Iterable[int], batch_size:
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
         rows.append(row)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table["params"] = table["params"].astype("Int64")  # counts stay integers beside missing ones
+    return table

@@ -160,3 +160,14 @@ def test_train_with_a_missing_plugin_is_one_line(capsys, tmp_path, tiny16_h5) ->
     code, _, err = _invoke(capsys, ["train", "--model", "not_installed.pkg:Model", "--data", str(tiny16_h5),
                                     "--out", str(tmp_path / "run"), "--steps", "2"])
     assert code == 2 and err.strip().count("\n") == 0 and "cannot import 'not_installed.pkg'" in err
+
+
+def test_timing_measures_a_plugin_and_reports_a_broken_one() -> None:
+    from emorl_eval.reports.timing import count_parameters, measure_timing
+
+    table = measure_timing([SPEC.format("Conforming"), "missing_pkg.mod:Model"], [16], batch_size=2, repeats=1,
+                           warmup=0, preset=None).set_index("model")
+    ok = table.loc[SPEC.format("Conforming")]
+    assert ok["status"] == "ok" and ok["preset"] == "tiny" and ok["ms_per_step"] > 0
+    assert int(ok["params"]) == count_parameters(models.build(SPEC.format("Conforming")))
+    assert table.loc["missing_pkg.mod:Model", "status"].startswith("unavailable: plug-in model")
