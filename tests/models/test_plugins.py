@@ -168,6 +168,6 @@ def test_timing_measures_a_plugin_and_reports_a_broken_one() -> None:
     table = measure_timing([SPEC.format("Conforming"), "missing_pkg.mod:Model"], [16], batch_size=2, repeats=1,
                            warmup=0, preset=None).set_index("model")
     ok = table.loc[SPEC.format("Conforming")]
-    assert ok["status"] == "ok" and ok["preset"] == "tiny" and ok["ms_per_step"] > 0
+    assert ok["status"] == "ok" and ok["ms_per_step"] > 0
     assert int(ok["params"]) == count_parameters(models.build(SPEC.format("Conforming")))
     assert table.loc["missing_pkg.mod:Model", "status"].startswith("unavailable: plug-in model")
