@@ -7,13 +7,14 @@ import click
 
 @click.command("train")
 @click.option("--model", "model", required=True, help="Model: a built-in name (emorl, genesis, genesis_s, slot_attention, iodine), an installed plug-in's entry point, or package.module:Class (see emorl-eval check-model).")
-@click.option("--preset", default=None, help="Preset of the model: paper hyper-parameters per dataset or ablation "
-              "(e.g. tetrominoes, clevr6, multi_dsprites, tetrominoes_no_geco).")
+@click.option("--preset", default=None, show_default="the model's default preset, e.g. tetrominoes for emorl",
+              help="Preset of the model: paper hyper-parameters per dataset or ablation "
+              "(e.g. tetrominoes, clevr6, multi_dsprites, tetrominoes_no_geco, tetrominoes_cpu).")
 @click.option("--data", required=True, help="EfficientMORL-layout .h5 file (emorl-eval data generate makes one).")
 @click.option("--out", required=True, help="Run folder, e.g. runs/NAME.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total optimiser steps [preset's, e.g. 200000].")
+@click.option("--steps", type=click.IntRange(min=1), default=None, show_default="the preset's, e.g. 200000", help="Total optimiser steps.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, noise and data order.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Effective batch, split across torchrun ranks [preset's, 32].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, show_default="the preset's, e.g. 32", help="Effective batch, split across torchrun ranks.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a training field (lr, warmup_steps, clip_grad_norm, refinement_curriculum, ...) or a "
               "model-config field (num_slots, ...); prefix train. or model. to pick one; repeatable. "
@@ -21,15 +22,15 @@ import click
               "with I = N throughout.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run).")
-@click.option("--log-every", type=click.IntRange(min=1), default=None, help="Steps between rows of metrics.csv [100].")
-@click.option("--ckpt-every", type=click.IntRange(min=1), default=None, help="Steps between checkpoints [10000]; one is always written at the end.")
-@click.option("--device", default=None, help="cpu, cuda, cuda:N or auto [auto]; under torchrun cuda means cuda:LOCAL_RANK.")
+@click.option("--log-every", type=click.IntRange(min=1), default=None, show_default="100", help="Steps between rows of metrics.csv.")
+@click.option("--ckpt-every", type=click.IntRange(min=1), default=None, show_default="10000", help="Steps between checkpoints; one is always written at the end.")
+@click.option("--device", default=None, show_default="auto", help="cpu, cuda, cuda:N or auto; under torchrun cuda means cuda:LOCAL_RANK.")
 @click.option("--bf16", is_flag=True, help="bfloat16 autocast for the forward pass.")
-@click.option("--workers", "num_workers", type=click.IntRange(min=0), default=None, help="DataLoader worker processes [0].")
+@click.option("--workers", "num_workers", type=click.IntRange(min=0), default=None, show_default="0", help="DataLoader worker processes.")
 @click.option("--deterministic", is_flag=True, help="torch.use_deterministic_algorithms(True): bit-reproducible, slower.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop after this many wall-clock minutes, with a checkpoint; --resume continues [no limit].")
+              show_default="no limit", help="Stop after this many wall-clock minutes, with a checkpoint; --resume continues.")
 def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, log_every, ckpt_every,
                   device, bf16, num_workers, deterministic, no_progress, max_minutes) -> None:
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
 import pytest
 import torch
 
@@ -73,3 +74,22 @@ def test_metrics_log_the_configured_refinement_steps_without_a_curriculum(capsys
     import pandas as pd
 
     assert pd.read_csv(tmp_path / "run" / "metrics.csv")["refinement_steps"].tolist() == [2, 2]
+
+
+def test_train_help_shows_the_defaults_the_trainer_uses() -> None:
+    """train's options default to None (a resumed run keeps its own values); the help shows the
+    TrainConfig defaults they stand for, in the [default: ...] style of every other command."""
+    import dataclasses
+
+    from emorl_eval.commands.train import train_command
+    from emorl_eval.training.config import TrainConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    shown = {p.name: p.show_default for p in train_command.params}
+    assert shown["log_every"] == str(defaults["log_every"])
+    assert shown["ckpt_every"] == str(defaults["ckpt_every"])
+    assert shown["device"] == defaults["device"]
+    assert shown["num_workers"] == str(defaults["num_workers"])
+    assert defaults["max_minutes"] is None and shown["max_minutes"] == "no limit"
+    assert all(p.show_default or p.required or p.is_flag or p.multiple
+               for p in train_command.params if isinstance(p, click.Option) and p.name != "help")
