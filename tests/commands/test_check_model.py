@@ -7,20 +7,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from emorl_eval import cli, models
+from emorl_eval import models
+from tests.cli_run import run_cli
 from emorl_eval.models.checkpoints import save_checkpoint
 
 SPEC = "tests.models.broken_plugins:{}"
 
 
 def _invoke(capsys, argv: list[str]) -> tuple[int, str, str]:
-    try:
-        cli.main(["check-model", *argv])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(["check-model", *argv], capsys)
 
 
 def _row(out: str, check: str) -> str:

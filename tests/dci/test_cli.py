@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from emorl_eval import cli
+from tests.cli_run import run_cli
 from emorl_eval import models
 from emorl_eval.models.checkpoints import save_checkpoint
 
@@ -24,13 +24,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        cli.main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(args, capsys)
 
 
 def test_dci_writes_its_files_and_is_deterministic(tiny_ckpt, tiny_h5, tmp_path, capsys) -> None:

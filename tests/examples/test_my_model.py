@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from emorl_eval import cli, models
+from emorl_eval import models
+from tests.cli_run import run_cli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "my_model"
 SPEC = "my_model.kmeans:SoftKMeans"
@@ -24,13 +25,7 @@ def _example_importable(monkeypatch) -> None:
 
 
 def _invoke(capsys, argv: list[str]) -> tuple[int, str, str]:
-    try:
-        cli.main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(argv, capsys)
 
 
 def _installed() -> bool:

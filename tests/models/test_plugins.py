@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from emorl_eval import cli, models
+from emorl_eval import models
+from tests.cli_run import run_cli
 from emorl_eval.errors import CheckpointError, ConfigError, ModelError
 from emorl_eval.models.checkpoints import save_checkpoint
 from emorl_eval.models.presets import available_presets, default_preset, training_defaults
@@ -19,13 +20,7 @@ SPEC = "tests.models.broken_plugins:{}"
 
 
 def _invoke(capsys, argv: list[str]) -> tuple[int, str, str]:
-    try:
-        cli.main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(argv, capsys)
 
 
 def test_an_import_spec_builds_the_class_with_its_presets() -> None:
