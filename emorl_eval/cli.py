@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as err:
+        # a file-system fault no command foresaw (disk full, a path removed mid-run, ...): one line
+        # naming the path, like every other user-facing error; output options are checked up front
+        where = f"{err.filename}: " if err.filename else ""
+        click.echo(f"error: {where}{err.strerror or err}", err=True)
+        sys.exit(2)
     if isinstance(status, int) and status != 0:
         sys.exit(status)
 

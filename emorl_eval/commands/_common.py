@@ -99,3 +99,44 @@ def parse_overrides(ctx: click.Context, param: click.Parameter, values: tuple[st
         except json.JSONDecodeError:
             overrides[key] = raw
     return overrides
+
+
+def output_path_problem(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be written as a ``kind`` output (``"dir"``: a folder the command fills;
+    ``"file"``: a file or a file-name prefix), or None. Creates nothing: checks that the nearest
+    existing ancestor is a writable folder and that the path itself is not of the other kind."""
+    import os
+
+    path = Path(path)
+    if kind == "dir" and path.exists() and not path.is_dir():
+        return "exists and is not a folder"
+    if kind == "file" and path.is_dir():
+        return "is a folder; give a file name"
+    ancestor = path if path.is_dir() else path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        return f"{ancestor} is a file, not a folder"
+    if not os.access(ancestor if str(ancestor) else ".", os.W_OK | os.X_OK):
+        return f"cannot write in {ancestor} (read-only or no permission)"
+    return None
+
+
+class OutputPath(click.ParamType):
+    """An output option (``--out``, ``--figure``, ...) checked for writability when the command
+    line is parsed, before any work: a read-only place, a file where a folder is expected or a
+    folder where a file is expected is one usage line (exit 2)."""
+
+    name = "path"
+
+    def __init__(self, kind: str) -> None:
+        if kind not in ("dir", "file"):
+            raise ValueError(f"kind must be 'dir' or 'file', got {kind!r}")
+        self.kind = kind
+
+    def convert(self, value, param, ctx):  # type: ignore[override]
+        path = Path(value)
+        problem = output_path_problem(path, self.kind)
+        if problem:
+            self.fail(f"{value}: {problem}", param, ctx)
+        return path

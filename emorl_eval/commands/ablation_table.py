@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import OutputPath
+
 
 @click.command("ablation-table")
 @click.argument("runs", type=click.Path(path_type=Path))
-@click.option("--out", default="reports/tables/ablation", show_default=True, type=click.Path(path_type=Path),
+@click.option("--out", default="reports/tables/ablation", show_default=True, type=OutputPath("file"),
               help="Output prefix: writes PREFIX.md, .csv, .tex, _runs.csv, _missing.csv and PREFIX.png.")
 def ablation_table(runs: Path, out: Path) -> None:
     """Aggregate evaluated runs into appendix Table 2 (Env, variant, ARI, MSE (x1e-4), KL as

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, parse_overrides
+from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, parse_overrides, OutputPath
 
 EXIT_RULE = """\b
 Exit status:
@@ -29,7 +29,7 @@ Exit status:
               help="Run the symmetry probes on redrawn weights (the properties are structural; a fresh init often makes "
                    "the slots nearly identical, which hides violations) or on the model's own. "
                    "[default: generic for SPEC, own for --ckpt]")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", "out_dir", type=OutputPath("dir"), default=None,
               help="Also write check_model_<name>.csv and .md to this folder.")
 @click.pass_context
 def check_model(ctx: click.Context, spec: str | None, ckpt: Path | None, preset: str | None, overrides: dict,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import OutputPath
+
 from emorl_eval.data.registry import available_datasets
 
 
@@ -38,7 +40,7 @@ def data_group() -> None:
               help="Built-in dataset to generate.")
 @click.option("--num", type=click.IntRange(min=1), required=True, help="Number of images (train + test).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same file).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .h5 file.")
+@click.option("--out", type=OutputPath("file"), required=True, help="Output .h5 file.")
 @click.option("--test-fraction", type=click.FloatRange(0.0, 1.0), default=0.1, show_default=True,
               help="Fraction of the images written to the 'test' group (the last ones); the rest go to 'train'.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
@@ -81,7 +83,7 @@ def generate_cmd(name: str, num: int, seed: int, out: Path, test_fraction: float
 @click.option("--num", type=click.IntRange(min=1), default=8, show_default=True, help="Samples (rows) to show.")
 @click.option("--split", default="test", show_default=True, help="Group to read: train or test.")
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first sample.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--out", type=OutputPath("file"), default=None,
               help="Output PNG [default: reports/figures/<FILE stem>.png].")
 def show_cmd(file: Path, num: int, split: str, start: int, out: Path | None) -> None:
     """Write a PNG grid of FILE's samples: one row per sample, image and coloured GT mask."""
@@ -121,7 +123,7 @@ def info_cmd(file: Path) -> None:
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--dataset", required=True, type=click.Choice(["tetrominoes", "multi_dsprites", "clevr"]),
               help="Which DeepMind multi_object_datasets layout SRC has.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .h5 file.")
+@click.option("--out", type=OutputPath("file"), required=True, help="Output .h5 file.")
 @click.option("--num-test", type=click.IntRange(min=0), default=1000, show_default=True,
               help="The first N kept records go to the 'test' group, the rest to 'train'.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Read at most this many records.")

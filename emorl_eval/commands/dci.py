@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_device, run_name
+from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_device, run_name, OutputPath
 
 
 @click.command("dci")
@@ -40,9 +40,9 @@ from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_
               help="Masks matched to objects: the model's output masks, or the codes decoded with "
                    "model.decode (the reference's masks of the posterior means).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
-@click.option("--out", default=None, type=click.Path(path_type=Path),
+@click.option("--out", default=None, type=OutputPath("dir"),
               help="Output folder [default: reports/dci/<run>].")
-@click.option("--figure", default=None, type=click.Path(path_type=Path),
+@click.option("--figure", default=None, type=OutputPath("file"),
               help="Heatmap PNG [default: reports/figures/dci_importance_<run>.png].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
 def dci(ckpts: tuple[Path, ...], data: Path, split: str, num: int, protocol: str, seed: int, seeds: str | None,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import OutputPath
+
 
 def _invoke(argv: list[str]) -> int:
     """Run one ``emorl-eval`` command in this process; its exit status (user errors -> 2)."""
@@ -23,7 +25,7 @@ def _invoke(argv: list[str]) -> int:
 
 
 @click.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+@click.option("--out", type=OutputPath("dir"), default=Path("."), show_default=True,
               help="Root folder: data/, runs/ and reports/ are written below it (default: here).")
 @click.option("--num-images", type=click.IntRange(min=50), default=3200, show_default=True,
               help="Tetrominoes images to generate (10% form the held-out test split).")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CKPT_HELP, CheckpointPath
+from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, OutputPath
 
 
 def common_options(fn):
@@ -37,7 +37,7 @@ def common_options(fn):
 @click.option("--refinement-steps", "-I", "refinement_steps", default=None, type=click.IntRange(min=0),
               help="Test-time refinement steps I [default: the model's configured value]; "
                    "ignored by models without refinement.")
-@click.option("--out", default=None, type=click.Path(path_type=Path),
+@click.option("--out", default=None, type=OutputPath("dir"),
               help="Output folder [default: eval/ beside the checkpoint, where ablation-table looks].")
 def evaluate(ckpt: Path, data: Path, split: str, num: int, batch_size: int, seed: int, preset: str | None,
              device: str, progress: bool, refinement_steps: int | None, out: Path | None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import model_options, parse_int_list, resolve_device, run_name
+from emorl_eval.commands._common import model_options, parse_int_list, resolve_device, run_name, OutputPath
 
 
 @click.group("figures")
@@ -21,7 +21,7 @@ def figures() -> None:
 @click.option("--num", type=click.IntRange(min=1), default=8, show_default=True, help="Number of images (rows).")
 @click.option("--start", type=click.IntRange(min=0), default=0, show_default=True, help="Index of the first image.")
 @click.option("--cell-px", type=click.IntRange(min=8), default=96, show_default=True, help="Pixels per grid cell.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=OutputPath("file"), default=None,
               help="PNG path [default: reports/figures/<run>_decompose.png].")
 def decompose(ckpt, preset, data, split, refinement_steps, seed, device, num, start, cell_px, out) -> None:
     """Scene decompositions (Figures 16-18): per image, the image, reconstruction, masks (argmax
@@ -49,7 +49,7 @@ def decompose(ckpt, preset, data, split, refinement_steps, seed, device, num, st
 @click.option("--num-dims", type=click.IntRange(min=1), default=6, show_default=True, help="Rows when --dims is not given.")
 @click.option("--steps", type=click.IntRange(min=2), default=7, show_default=True, help="Values from min to max per dimension.")
 @click.option("--cell-px", type=click.IntRange(min=8), default=64, show_default=True, help="Pixels per grid cell.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=OutputPath("file"), default=None,
               help="PNG path [default: reports/figures/<run>_traverse.png].")
 def traverse(ckpt, preset, data, split, refinement_steps, seed, device, index, range_images, slot, dims,
              num_dims, steps, cell_px, out) -> None:
@@ -82,7 +82,7 @@ def traverse(ckpt, preset, data, split, refinement_steps, seed, device, index, r
 @model_options
 @click.option("--index", type=click.IntRange(min=0), default=0, show_default=True, help="Image to show.")
 @click.option("--cell-px", type=click.IntRange(min=8), default=64, show_default=True, help="Pixels per grid cell.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=OutputPath("file"), default=None,
               help="PNG path [default: reports/figures/<run>_stages.png].")
 def stages(ckpt, preset, data, split, refinement_steps, seed, device, index, cell_px, out) -> None:
     """Intermediate posteriors (Figure 15): per inference stage the reconstruction, masks and

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import model_options, resolve_device, run_name
+from emorl_eval.commands._common import model_options, resolve_device, run_name, OutputPath
 
 
 @click.command("leakage")
@@ -20,7 +20,7 @@ from emorl_eval.commands._common import model_options, resolve_device, run_name
 @click.option("--min-change", type=float, default=0.01, show_default=True,
               help="A (image, slot, dim) whose mean absolute change is below this fraction of the largest "
                    "one counts as inactive and is excluded.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=OutputPath("file"), default=None,
               help="Output prefix [default: reports/leakage/<run>]: PREFIX.csv (summary), "
                    "PREFIX_per_dim.csv, PREFIX.md and PREFIX.png (traversal rows).")
 def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, range_images, dims_per_slot,

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import OutputPath
+
 from emorl_eval.commands.evaluate import common_options
 
 
@@ -24,9 +26,9 @@ def parse_steps(ctx: click.Context, param: click.Parameter, value: str) -> list[
 @common_options
 @click.option("--steps", default="0,1,2,3,4,5,6", show_default=True, callback=parse_steps,
               help="Comma-separated numbers of refinement steps I to evaluate.")
-@click.option("--out", default=None, type=click.Path(path_type=Path),
+@click.option("--out", default=None, type=OutputPath("dir"),
               help="Folder of refine_sweep.csv [default: eval/ beside the checkpoint].")
-@click.option("--figure", default=None, type=click.Path(path_type=Path),
+@click.option("--figure", default=None, type=OutputPath("file"),
               help="Figure path [default: reports/figures/refine_sweep_<run>_<checkpoint>.png].")
 def refine_sweep(ckpt: Path, data: Path, split: str, num: int, batch_size: int, seed: int, preset: str | None,
                  device: str, progress: bool, steps: list[int], out: Path | None, figure: Path | None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import parse_int_list, resolve_device
+from emorl_eval.commands._common import parse_int_list, resolve_device, OutputPath
 
 
 @click.command("report")
@@ -14,7 +14,7 @@ from emorl_eval.commands._common import parse_int_list, resolve_device
 @click.option("--data", "data_files", multiple=True, type=click.Path(path_type=Path),
               help="Dataset file(s); each run's figures use the first one whose image size fits its model. "
                    "Repeat for several datasets. Without it, figures and leakage are skipped.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@click.option("--out", type=OutputPath("dir"), default=Path("reports"), show_default=True,
               help="Report folder (README.md is written there).")
 @click.option("--num-images", type=click.IntRange(min=1), default=4, show_default=True, help="Rows of each decomposition figure.")
 @click.option("--range-images", type=click.IntRange(min=2), default=100, show_default=True,

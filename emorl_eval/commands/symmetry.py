@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CheckpointPath, parse_overrides
+from emorl_eval.commands._common import CheckpointPath, parse_overrides, OutputPath
 
 
 def _parse_seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
@@ -47,7 +47,7 @@ Exit status:
                    "first seed: the properties are structural, and tiny-gain random inits (EfficientMORL's) make the slots "
                    "nearly identical, which leaves the checks uninformative.")
 @click.option("--float64", "use_float64", is_flag=True, help="Strict check: cast model and inputs to float64 (tolerance rtol=1e-10 instead of 1e-4).")
-@click.option("--out", "out_dir", default="reports/tables", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", default="reports/tables", show_default=True, type=OutputPath("dir"),
               help="Folder for symmetry_<model>[_<preset>]_<dtype>.csv and .md.")
 @click.pass_context
 def symmetry(ctx: click.Context, ckpt: Path | None, model_name: str | None, preset: str | None, overrides: dict,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import parse_int_list, resolve_device
+from emorl_eval.commands._common import parse_int_list, resolve_device, OutputPath
 
 
 @click.command("timing")
@@ -21,7 +21,7 @@ from emorl_eval.commands._common import parse_int_list, resolve_device
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch.set_num_threads on the CPU.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), default=Path("reports/timing/timing"), show_default=True,
+@click.option("--out", type=OutputPath("file"), default=Path("reports/timing/timing"), show_default=True,
               help="Output prefix: PREFIX.csv, PREFIX.md, PREFIX.png.")
 def timing(model_names, sizes, batch_size, repeats, warmup, preset, device, threads, seed, out) -> None:
     """Trainable parameters and forward+backward time per training step (no optimiser update)

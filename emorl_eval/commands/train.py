@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from emorl_eval.commands._common import OutputPath
+
 
 @click.command("train")
 @click.option("--model", "model", required=True, help="Model: a built-in name (emorl, genesis, genesis_s, slot_attention, iodine), an installed plug-in's entry point, or package.module:Class (see emorl-eval check-model).")
@@ -11,7 +13,7 @@ import click
               help="Preset of the model: paper hyper-parameters per dataset or ablation "
               "(e.g. tetrominoes, clevr6, multi_dsprites, tetrominoes_no_geco, tetrominoes_cpu).")
 @click.option("--data", required=True, help="EfficientMORL-layout .h5 file (emorl-eval data generate makes one).")
-@click.option("--out", required=True, help="Run folder, e.g. runs/NAME.")
+@click.option("--out", required=True, type=OutputPath("dir"), help="Run folder, e.g. runs/NAME.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, show_default="the preset's, e.g. 200000", help="Total optimiser steps.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, noise and data order.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, show_default="the preset's, e.g. 32", help="Effective batch, split across torchrun ranks.")
@@ -57,7 +59,7 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
     from emorl_eval.training import resolve_train_config, train_until_stopped
 
     config = resolve_train_config(
-        model, data, out, preset, sets=sets, steps=steps, seed=seed, batch_size=batch_size,
+        model, data, str(out), preset, sets=sets, steps=steps, seed=seed, batch_size=batch_size,
         log_every=log_every, ckpt_every=ckpt_every, device=device, bf16=bf16 or None,
         num_workers=num_workers, deterministic=deterministic or None, progress=False if no_progress else None,
         max_minutes=max_minutes,

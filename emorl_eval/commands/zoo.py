@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from emorl_eval.commands._common import OutputPath
+
 
 @click.group("zoo")
 def zoo_group() -> None:
@@ -66,7 +68,7 @@ def zoo_show(name: str) -> None:
 @click.option("--num", default=320, show_default=True, type=click.IntRange(min=1), help="Test images evaluated.")
 @click.option("--description", default="", help="One paragraph for the model card.")
 @click.option("--machine", default=None, help="Where it was trained [this machine: OS, CPU cores, torch].")
-@click.option("--zoo-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--zoo-dir", default=None, type=OutputPath("dir"),
               help="Zoo folder to write to [the shipped zoo, emorl_eval/zoo].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing entry of that name.")
 @click.option("--train-commit", default=None,
