@@ -231,7 +231,8 @@ def summarize(df: pd.DataFrame, metrics: Iterable[str] = METRIC_COLUMNS) -> pd.D
         values = pd.to_numeric(df[metric], errors="coerce").dropna()
         if values.empty:
             continue
-        std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        # equal values have std 0 exactly (pandas' two-pass std leaves ~1e-17 of rounding)
+        std = float(values.std(ddof=1)) if len(values) > 1 and values.nunique() > 1 else 0.0
         rows.append({"metric": metric, "label": METRIC_LABELS.get(metric, metric),
                      "mean": float(values.mean()), "std": std, "n": int(len(values))})
     return pd.DataFrame(rows, columns=["metric", "label", "mean", "std", "n"])

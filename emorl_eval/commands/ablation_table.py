@@ -34,5 +34,5 @@ def ablation_table(runs: Path, out: Path) -> None:
         click.echo(f"\n{len(table.missing)} run(s) missing an evaluation:")
         for r in table.missing.itertuples():
             click.echo(f"  {r.path}: {r.reason}")
-    written = [paths["md"], paths["csv"], paths["tex"]] + ([fig] if fig else [])
+    written = list(paths.values()) + ([fig] if fig else [])  # md, csv, tex, _runs.csv, _missing.csv
     click.echo("\nwrote " + ", ".join(str(p) for p in written))

@@ -71,6 +71,12 @@ def test_summarize_mean_std() -> None:
     assert "nll" not in s.index  # no values at all
 
 
+def test_equal_values_have_a_zero_std_not_rounding_noise() -> None:
+    values = [0.1] * 320  # pandas' std of these is ~1.4e-17, which tables printed as 1.395e-17
+    s = summarize(pd.DataFrame({"ari_fg": values})).set_index("metric")
+    assert s.loc["ari_fg", "std"] == 0.0
+
+
 def test_refinement_sweep_long_format_and_no_refinement(dataset) -> None:
     long = refinement_sweep(FakeModel(), dataset, [0, 2], num=6, batch_size=3, progress=False)
     assert set(long["metric"]) == set(METRIC_COLUMNS)

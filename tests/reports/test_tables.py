@@ -91,6 +91,9 @@ def test_cli_writes_md_csv_tex_png(runs_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli.cli, ["ablation-table", str(runs_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "missing an evaluation" in result.output and "nogeco_s3" in result.output
+    wrote = result.output.strip().splitlines()[-1]
+    for suffix in (".md", ".csv", ".tex", "_runs.csv", "_missing.csv"):
+        assert f"ablation{suffix}" in wrote  # every file written is named
     md = (tmp_path / "reports/tables/ablation.md").read_text()
     assert "| Env | variant | ARI | MSE (x1e-4) | KL | n seeds |" in md
     assert "nogeco_s3" in md
