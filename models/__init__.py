@@ -123,6 +123,10 @@ def _import_spec(spec: str, label: str) -> Any:
 def _check_model_class(cls: Any, label: str) -> type[ObjectCentricModel]:
     from emorl_eval.errors import ModelError
 
+    if callable(cls) and not isinstance(cls, type):
+        raise ModelError(f"plug-in model {label!r} is the function {getattr(cls, '__qualname__', cls)!r}: name the "
+                         f"model class instead (package.module:Class), since checkpoints rebuild a model as "
+                         f"Class(config) from the config they store")
     if not (isinstance(cls, type) and issubclass(cls, ObjectCentricModel)):
         raise ModelError(f"plug-in model {label!r} is {cls!r}, not a subclass of "
                          f"emorl_eval.models.interface.ObjectCentricModel")

@@ -38,6 +38,7 @@ def test_an_import_spec_builds_the_class_with_its_presets() -> None:
     ("tests.models.broken_plugins:Missing", "has no attribute 'Missing'"),
     ("tests.models.broken_plugins:NotAModel", "not a subclass of emorl_eval.models.interface.ObjectCentricModel"),
     ("tests.models.broken_plugins:", "expected package.module:Class"),
+    ("tests.models.broken_plugins:build", "name the model class instead"),
 ])
 def test_a_broken_spec_is_one_model_error(spec: str, phrase: str) -> None:
     with pytest.raises(ModelError, match="plug-in model") as info:
