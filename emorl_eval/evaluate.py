@@ -35,8 +35,8 @@ METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo
                                    "slots_used")
 #: identity columns of the per-image table
 ID_COLUMNS: tuple[str, ...] = (
-    "model", "preset", "dataset", "split", "checkpoint", "checkpoint_step", "eval_seed", "refinement_steps",
-    "image_index",
+    "model", "preset", "dataset", "split", "checkpoint", "checkpoint_sha256", "checkpoint_step", "eval_seed",
+    "refinement_steps", "image_index",
 )
 #: human-readable names for tables and figures
 METRIC_LABELS: dict[str, str] = {
@@ -206,6 +206,7 @@ def evaluate_model(
         "dataset": getattr(dataset, "dataset_name", None),
         "split": getattr(dataset, "split", None),
         "checkpoint": meta.pop("checkpoint", None),
+        "checkpoint_sha256": meta.pop("checkpoint_sha256", None),
         "checkpoint_step": meta.pop("checkpoint_step", None),
         "eval_seed": int(seed),
         "refinement_steps": steps,
@@ -344,7 +345,7 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
 
     from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
-    from emorl_eval.models.checkpoints import read_checkpoint
+    from emorl_eval.models.checkpoints import file_sha256, read_checkpoint
 
     ckpt = resolve_checkpoint(ckpt)
     dataset = ObjectsDataset(data, split=split)
@@ -353,6 +354,7 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     info = read_checkpoint(ckpt)
     metadata = {
         "checkpoint": str(ckpt),
+        "checkpoint_sha256": file_sha256(ckpt),  # which file, whatever its path becomes
         "checkpoint_step": int(info.get("step", 0)),
         "preset": info.get("preset") or preset or getattr(model, "preset", None),
     }
@@ -421,15 +423,18 @@ def write_evaluation(df: pd.DataFrame, out: Any, warnings: list[str] | None = No
     """Write ``per_image.csv``, ``summary.csv`` and ``summary.md`` into ``out`` (atomically).
 
     ``summary.csv`` is long: ``metric, label, mean, std, n`` plus the run's identity columns
-    (model, preset, dataset, split, checkpoint_step, eval_seed, refinement_steps) and
+    (model, preset, dataset, split, checkpoint, checkpoint_sha256, checkpoint_step, eval_seed,
+    refinement_steps) and
     ``warnings`` (``emorl_eval.diagnostics.evaluation_warnings`` of ``df`` unless given).
     """
     from emorl_eval.diagnostics import evaluation_warnings, joined
 
     out = prepare_out_dir(out)
     summary = summarize(df)
-    for col in ("model", "preset", "dataset", "split", "checkpoint_step", "eval_seed", "refinement_steps"):
-        summary[col] = df[col].iloc[0]
+    for col in ("model", "preset", "dataset", "split", "checkpoint", "checkpoint_sha256", "checkpoint_step",
+                "eval_seed", "refinement_steps"):
+        if col in df:
+            summary[col] = df[col].iloc[0]
     summary["warnings"] = joined(evaluation_warnings(df) if warnings is None else warnings)
     paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv", "markdown": out / "summary.md"}
     write_text_atomic(paths["per_image"], df.to_csv(index=False, float_format="%.10g"))

@@ -45,10 +45,13 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
     prefix = Path(out) if out else Path("reports/leakage") / run_name(ckpt)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
+    from emorl_eval.models.checkpoints import file_sha256
+
+    summary.insert(0, "checkpoint_sha256", file_sha256(ckpt))
     summary.insert(0, "checkpoint", str(ckpt))
     summary.to_csv(prefix.with_name(prefix.name + ".csv"), index=False)
     result.per_triple.to_csv(prefix.with_name(prefix.name + "_per_dim.csv"), index=False)
-    shown = summary.drop(columns="checkpoint").round(4)
+    shown = summary.drop(columns=["checkpoint", "checkpoint_sha256"]).round(4)
     prefix.with_name(prefix.name + ".md").write_text(
         f"# Leakage of {ckpt}\n\nFraction of a one-slot traversal's image change outside that slot's "
         "mask (emorl_eval/reports/leakage.py).\n\n" + to_markdown(shown))

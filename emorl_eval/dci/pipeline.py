@@ -36,7 +36,8 @@ SCORE_COLUMNS: dict[str, str] = {
     "num_active_dims": "active dims",
 }
 ID_COLUMNS: tuple[str, ...] = (
-    "model", "preset", "dataset", "split", "checkpoint", "checkpoint_step", "seed", "protocol", "active_only",
+    "model", "preset", "dataset", "split", "checkpoint", "checkpoint_sha256", "checkpoint_step", "seed", "protocol",
+    "active_only",
     "refinement_steps", "masks_from",
 )
 
@@ -186,6 +187,7 @@ def run_dci(
                 "dataset": getattr(dataset, "dataset_name", None),
                 "split": split,
                 "checkpoint": str(ckpt),
+                "checkpoint_sha256": meta.get("checkpoint_sha256"),
                 "checkpoint_step": meta.get("checkpoint_step"),
                 "seed": int(seed),
                 "protocol": protocol,

@@ -124,3 +124,19 @@ def test_official_checkpoint_needs_and_uses_a_preset(shared_dir, tiny_h5, tmp_pa
     assert code == 0, err
     df = pd.read_csv(tmp_path / "per_image.csv")
     assert df["preset"].eq("tetrominoes").all() and df["model"].eq("emorl").all()
+
+
+def test_every_csv_names_its_checkpoint_and_hash(tiny_ckpt, tiny_h5, tmp_path, capsys) -> None:
+    import hashlib
+
+    sha = hashlib.sha256(tiny_ckpt.read_bytes()).hexdigest()
+    code, _, err = run(["evaluate", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--num", "2", "--no-progress",
+                        "--out", str(tmp_path / "e")], capsys)
+    assert code == 0, err
+    for name in ("per_image.csv", "summary.csv"):
+        table = pd.read_csv(tmp_path / "e" / name)
+        assert (table["checkpoint"] == str(tiny_ckpt)).all() and (table["checkpoint_sha256"] == sha).all(), name
+    code, _, err = run(["dci", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--num", "4", "--protocol",
+                        "regression", "--n-jobs", "1", "--no-progress", "--out", str(tmp_path / "d")], capsys)
+    assert code == 0, err
+    assert (pd.read_csv(tmp_path / "d" / "dci.csv")["checkpoint_sha256"] == sha).all()

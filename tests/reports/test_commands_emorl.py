@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 
 import pandas as pd
@@ -83,6 +85,8 @@ def test_leakage_in_unit_interval(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path
     summary = pd.read_csv(str(prefix) + ".csv")
     assert summary["n_included"].iloc[0] > 0
     assert 0.0 <= summary["leakage"].iloc[0] <= 1.0
+    assert summary["checkpoint"].iloc[0] == str(tiny_ckpt)
+    assert summary["checkpoint_sha256"].iloc[0] == hashlib.sha256(tiny_ckpt.read_bytes()).hexdigest()
     per = pd.read_csv(str(prefix) + "_per_dim.csv")
     assert len(per) == 1 * K * 2 and per["leak"].between(0, 1).all()
     assert _png_size(Path(str(prefix) + ".png")) == (LABEL_PX + 4 * 64, TITLE_PX + 2 * K * 64)
