@@ -89,6 +89,16 @@ def markdown(result: DCIResult) -> str:
     return "\n".join(lines)
 
 
+def _shown_rows(sub: pd.DataFrame) -> pd.DataFrame:
+    """The code dims a heatmap panel shows: the active ones, or all when none is active."""
+    return sub[sub["active"]] if sub["active"].any() else sub
+
+
+def heatmap_ylabel(any_active: bool) -> str:
+    """The y label of a panel, saying which code dims it shows (matching its title)."""
+    return "code dim (active)" if any_active else "code dim (all; none active)"
+
+
 def heatmap(result: DCIResult, path: str | Path) -> Path:
     """Importance matrices (codes x factors, active dims only; all dims when none is active),
     one panel per run, as a seaborn heatmap PNG."""
@@ -102,21 +112,24 @@ def heatmap(result: DCIResult, path: str | Path) -> Path:
     groups = list(imp.groupby(["checkpoint", "seed"], sort=False))
     ncols = min(len(groups), 4)
     nrows = int(math.ceil(len(groups) / ncols))
-    heights = [max(int(sub["active"].sum()), 1) for _, sub in groups]
-    panel_w, panel_h = 2.2 + 0.55 * len(factors), 1.8 + 0.28 * max(heights)
+    shown_rows = [_shown_rows(sub) for _, sub in groups]
+    # every code row keeps its own label: ~0.25 in per row, so 32 dims no longer overlap
+    panel_w, panel_h = 2.2 + 0.55 * len(factors), 1.8 + 0.25 * max(len(rows) for rows in shown_rows)
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(panel_w * ncols, panel_h * nrows + 0.4))
     vmax = float(np.nanmax(imp[factors].to_numpy())) if len(imp) else 1.0
-    for ax, ((ckpt, seed), sub) in zip(axes.flat, groups):
-        shown = sub[sub["active"]] if sub["active"].any() else sub
+    for ax, ((ckpt, seed), sub), shown in zip(axes.flat, groups, shown_rows):
         mat = shown.set_index("code_dim")[factors]
         sns.heatmap(mat, ax=ax, cmap="viridis", vmin=0.0, vmax=max(vmax, 1e-12), cbar=True,
+                    cbar_kws={"label": "importance"}, yticklabels=True,
                     annot=len(factors) * len(mat) <= 200, fmt=".2f", annot_kws={"fontsize": 6})
         run = Path(str(ckpt))
-        note = "" if sub["active"].any() else " (no active dim: all shown)"
+        any_active = bool(sub["active"].any())
+        note = "" if any_active else " (no active dim: all shown)"
         ax.set_title(f"{run.parent.name}/{run.name}\nseed {seed}{note}", fontsize=8)
         ax.tick_params(axis="x", labelrotation=45)
+        ax.tick_params(axis="y", labelsize=7, labelrotation=0)
         ax.set_xlabel("factor")
-        ax.set_ylabel("code dim (active)")
+        ax.set_ylabel(heatmap_ylabel(any_active))
     for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")
     fig.suptitle("DCI importance (|feature importance| of each factor's GBT)", fontsize=10)
