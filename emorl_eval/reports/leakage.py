@@ -131,13 +131,19 @@ def measure_leakage(model, images: Tensor, range_images: Tensor | None = None, d
                          max_change=float(df["change"].max()), bounds=(lo, hi))
 
 
+def change_row_label(scale: float) -> str:
+    """Label of a change-map row, its colour key: full red/green = ``scale`` (summed |RGB change|)."""
+    return f"change <= {scale:.2g}\nred: outside\ngreen: inside"
+
+
 def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor | None = None,
                    steps: int = 5, candidate_dims: int = 8, refinement_steps: int | None = None, seed: int = 0,
                    cell_px: int = 64, device: str = "cpu", bounds: tuple[Tensor, Tensor] | None = None) -> Path:
     """Traversal rows for one ``image [3, H, W]``: for each slot k two rows: the decoded images
     while the slot's most image-changing dimension (of the ``candidate_dims`` widest-ranging
     ones) goes from min to max, and the change maps
-    with change inside the slot's own region in green and outside (leakage) in red. The first
+    with change inside the slot's own region in green and outside (leakage) in red, full colour
+    at the row's largest change (its label gives that value: the row's colour key). The first
     column is the unperturbed reconstruction (and, below it, slot k's mask). The traversal range
     is ``bounds`` (e.g. ``LeakageResult.bounds``) or else the min/max over ``range_images``. The PNG is
     ``LABEL_PX + (1 + steps) * cell_px`` by ``TITLE_PX + 2 K cell_px`` pixels."""
@@ -170,7 +176,7 @@ def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor 
         maps = torch.stack([(1 - own) * delta, own * delta, torch.zeros_like(delta)], 1) / scale
         cells.append([to_hwc(base_recon[0])] + [to_hwc(recon[s]) for s in range(steps)])
         cells.append([to_hwc(base_masks[0, slot])] + [to_hwc(maps[s]) for s in range(steps)])
-        labels += [f"slot {slot + 1}\ndim {d}", "change\nout/in"]
+        labels += [f"slot {slot + 1}\ndim {d}", change_row_label(scale)]
     titles = ["recon"] + ["min" if s == 0 else "max" if s == steps - 1 else "" for s in range(steps)]
     return save_grid(cells, path, cell_px=cell_px, col_titles=titles, row_labels=labels)
 

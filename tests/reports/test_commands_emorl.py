@@ -92,6 +92,13 @@ def test_leakage_in_unit_interval(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path
     assert _png_size(Path(str(prefix) + ".png")) == (LABEL_PX + 4 * 64, TITLE_PX + 2 * K * 64)
 
 
+def test_change_rows_carry_their_colour_key() -> None:
+    from emorl_eval.reports.leakage import change_row_label
+
+    label = change_row_label(0.4217)
+    assert label.splitlines() == ["change <= 0.42", "red: outside", "green: inside"]
+
+
 def test_timing_tiny(tmp_path: Path) -> None:
     from emorl_eval.reports.timing import measure_timing
 
