@@ -116,7 +116,14 @@ def _output_checks(model: ObjectCentricModel, images: Tensor, seed: int) -> tupl
 
 
 def _gradient_check(model: ObjectCentricModel, images: Tensor, seed: int) -> CheckResult:
-    """Train-mode forward (with the trainer's hooks) and backward."""
+    """Train-mode forward (with the trainer's hooks) and backward; leaves no gradients behind."""
+    try:
+        return _gradient_result(model, images, seed)
+    finally:
+        model.zero_grad(set_to_none=True)
+
+
+def _gradient_result(model: ObjectCentricModel, images: Tensor, seed: int) -> CheckResult:
     model.train()
     model.zero_grad(set_to_none=True)
     try:
@@ -147,7 +154,6 @@ def _gradient_check(model: ObjectCentricModel, images: Tensor, seed: int) -> Che
     if unused:
         # DDP needs --set train.ddp_find_unused_parameters=true for such models
         detail += f" (no gradient: {', '.join(unused[:3])}{', ...' if len(unused) > 3 else ''})"
-    model.zero_grad(set_to_none=True)
     return CheckResult("loss and gradients", PASS, detail)
 
 
