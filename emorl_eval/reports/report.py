@@ -78,7 +78,8 @@ def build_report(runs_root: str | Path, data_files: list[Path] | None = None, ou
         result.leakage = _per_run_figures(table, data_files, out, result, num_images, range_images,
                                           leakage_images, dims_per_slot, steps, seed, device, log)
     else:
-        result.notes.append("no --data given: figures and leakage skipped")
+        result.notes.append("no --data given: `report` drew no per-run figures or leakage itself "
+                            "(any listed below were written by other commands)")
 
     if timing is not None:
         from emorl_eval.reports.plots import timing_plot
