@@ -120,7 +120,10 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
                            extra={"train_seconds": float(extra.get("train_seconds", float("nan")))})
     torch.load(ckpt, map_location="cpu", weights_only=True)  # the promise of the zoo
     (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    shutil.copyfile(run / "metrics.csv", tmp / "metrics.csv") if (run / "metrics.csv").is_file() else None
+    # the training log and, when benchmarks/learning_curve.py has evaluated the run, its curve
+    for log_name in ("metrics.csv", "learning_curve.csv"):
+        if (run / log_name).is_file():
+            shutil.copyfile(run / log_name, tmp / log_name)
 
     dataset = ObjectsDataset(data, split="test")
     df = evaluate_model(model, dataset, num=num, batch_size=batch_size, progress=progress,

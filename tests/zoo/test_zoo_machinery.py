@@ -128,3 +128,18 @@ def test_adding_over_an_existing_entry_needs_overwrite(temp_zoo: Path, trained_r
         add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo)
     add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo, overwrite=True)
     assert json.loads((temp_zoo / "sa-test-s0" / "card.json").read_text())["evaluation"]["num_images"] == 4
+
+
+def test_a_run_s_learning_curve_travels_with_its_entry(tmp_path: Path, trained_run: Path, tiny_h5: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert not (run / "learning_curve.csv").exists()
+    add_run(run, "no-curve", tiny_h5, num=2, root=tmp_path / "zoo")
+    assert not (tmp_path / "zoo" / "no-curve" / "learning_curve.csv").exists()
+    curve = "step,minutes,num,ari_fg,ari_all,mse,kl\n3,0.1,2,0.5,0.4,0.01,3.0\n"
+    (run / "learning_curve.csv").write_text(curve)
+    folder = add_run(run, "with-curve", tiny_h5, num=2, root=tmp_path / "zoo")
+    assert (folder / "learning_curve.csv").read_text() == curve
+    assert (folder / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
