@@ -12,7 +12,8 @@ training path:
 4. ``refine-sweep``   - the zoo EfficientMORL at I = 0..4 test-time refinement steps (Figure 14);
 5. ``dci``            - DCI of the zoo EfficientMORL seeds (mean ± std, appendix E.2);
 6. ``symmetry``       - the appendix A checks on the learned EfficientMORL weights;
-7. ``leakage``        - EfficientMORL vs GENESIS (appendix B, Figure 11);
+7. ``leakage``        - the zoo EfficientMORL, and the first zoo GENESIS when the zoo holds one
+                         (appendix B, Figure 11; none does yet: README, "Model zoo");
 8. ``figures``        - decomposition of the zoo EfficientMORL (Figures 16-18);
 9. ``report``         - ablation table over the zoo seeds and the index ``reports/README.md``.
 """

@@ -17,7 +17,8 @@ defaults; every preset of a model shares the model's training defaults, which th
   Adam 4e-4, batch 64, 500K steps) and the Slot Attention paper's 10K-step warm-up.
 * ``tetrominoes_cpu`` (GENESIS, GENESIS-S, Slot Attention): departures from the papers that learn
   on a 2-core CPU (``models.presets.CPU_TRAINING``: batch 16, 500-step warm-up (GENESIS: 200),
-  lr 4e-4, 10K steps); what the zoo's models were trained with. GENESIS and GENESIS-S also halve
+  lr 4e-4, 10K steps); the zoo's Slot Attention was trained with it (GENESIS's did not decompose
+  the scenes within an hour on one core: README, "Model zoo"). GENESIS and GENESIS-S also halve
   the mask and component network widths (``_GENESIS_CPU_WIDTHS``: 2.0M / 1.8M parameters instead
   of 5.3M / 5.0M; measured 1.6 vs 0.6 steps/s on one core).
 * IODINE: pemami4911/IODINE.pytorch (the implementation behind EMORL appendix E.3): 5 decoded
@@ -58,7 +59,7 @@ def _genesis_presets(two_stage: bool) -> dict[str, dict[str, Any]]:
             presets[name] = {**base, **_GMM_07}
             presets[f"{name}_gaussian"] = {**base, **_GAUSS_01, "geco_lr": 1e-6}
     # CPU-trainable departure (EMORL appendix B.1's Gaussian sigma 0.1, no GECO; half-width mask and
-    # component networks, 2.6x the steps/s on one core): the zoo's GENESIS
+    # component networks, 2.6x the steps/s on one core)
     presets["tetrominoes_cpu"] = {**presets["tetrominoes_gaussian"], "use_geco": False, **_GENESIS_CPU_WIDTHS}
     # for tests and smoke runs: 16x16 images, 3 slots, small latents
     presets["tiny"] = {
