@@ -335,14 +335,12 @@ def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = 
     """Load a checkpoint (ours or official with ``preset``) and a dataset split.
 
     Returns:
-        ``(model, dataset, metadata)`` with metadata ``checkpoint`` (path), ``checkpoint_step``
-        and ``preset`` for :func:`evaluate_model`.
+        ``(model, dataset, metadata)`` with metadata ``checkpoint`` (path), ``checkpoint_sha256``,
+        ``checkpoint_step`` and ``preset`` for :func:`evaluate_model`.
 
     Raises:
         CheckpointError / DataError / ConfigError with one-line messages.
     """
-    from pathlib import Path
-
     from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.models.checkpoints import file_sha256, read_checkpoint

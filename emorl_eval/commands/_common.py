@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -105,8 +106,6 @@ def output_path_problem(path: Path, kind: str) -> str | None:
     """Why ``path`` cannot be written as a ``kind`` output (``"dir"``: a folder the command fills;
     ``"file"``: a file or a file-name prefix), or None. Creates nothing: checks that the nearest
     existing ancestor is a writable folder and that the path itself is not of the other kind."""
-    import os
-
     path = Path(path)
     if kind == "dir" and path.exists() and not path.is_dir():
         return "exists and is not a folder"
@@ -115,9 +114,9 @@ def output_path_problem(path: Path, kind: str) -> str | None:
     ancestor = path if path.is_dir() else path.parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
-    if ancestor.exists() and not ancestor.is_dir():
+    if not ancestor.is_dir():
         return f"{ancestor} is a file, not a folder"
-    if not os.access(ancestor if str(ancestor) else ".", os.W_OK | os.X_OK):
+    if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"cannot write in {ancestor} (read-only or no permission)"
     return None
 

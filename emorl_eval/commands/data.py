@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from emorl_eval.commands._common import OutputPath
-
 from emorl_eval.data.registry import available_datasets
 
 

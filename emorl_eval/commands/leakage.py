@@ -30,6 +30,7 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
     slot's own mask (before or after the change), averaged over images, slots and active
     dimensions. 0 = slots are independent; near (K-1)/K = changes spread over the scene. The
     exact formula is in emorl_eval/reports/leakage.py."""
+    from emorl_eval.models.checkpoints import file_sha256
     from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
     from emorl_eval.reports.leakage import leakage_figure, measure_leakage
     from emorl_eval.reports.tables import to_markdown
@@ -45,8 +46,6 @@ def leakage(ckpt, preset, data, split, refinement_steps, seed, device, num, rang
     prefix = Path(out) if out else Path("reports/leakage") / run_name(ckpt)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     summary = result.summary()
-    from emorl_eval.models.checkpoints import file_sha256
-
     summary.insert(0, "checkpoint_sha256", file_sha256(ckpt))
     summary.insert(0, "checkpoint", str(ckpt))
     summary.to_csv(prefix.with_name(prefix.name + ".csv"), index=False)

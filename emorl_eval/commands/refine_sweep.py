@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from emorl_eval.commands._common import OutputPath
-
 from emorl_eval.commands.evaluate import common_options
 
 

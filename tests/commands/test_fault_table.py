@@ -10,6 +10,7 @@ import click
 import pytest
 
 from emorl_eval import cli
+from tests.cli_run import run_cli
 
 CKPT = "{ckpt}"
 DATA = "{data}"
@@ -43,10 +44,8 @@ BAD_COUNTS = [
 
 
 def _invoke(capsys, argv: list[str]) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
-        raise SystemExit(0)
-    return exit_info.value.code, capsys.readouterr().err
+    code, _, err = run_cli(argv, capsys)
+    return code, err
 
 
 def _fill(argv: list[str], ckpt: Path, data: Path) -> list[str]:

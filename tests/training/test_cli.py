@@ -8,15 +8,11 @@ import click
 import pytest
 import torch
 
-from emorl_eval import cli
+from tests.cli_run import run_cli
 
 
 def _run(capsys, args: list[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(args)
-        raise SystemExit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+    return run_cli(args, capsys)
 
 
 def test_train_command_runs_and_prints_a_summary(capsys, tiny_data: Path, tmp_path: Path) -> None:

@@ -10,17 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from emorl_eval import cli
 from emorl_eval import zoo
 from emorl_eval.zoo.packaging import add_run, train_command
+from tests.cli_run import run_cli
 
 
 def _run(capsys, args: list[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(args)
-        raise SystemExit(0)
-    captured = capsys.readouterr()
-    return exit_info.value.code, captured.out, captured.err
+    return run_cli(args, capsys)
 
 
 @pytest.fixture(scope="module")
