@@ -18,6 +18,7 @@ settings.register_profile(
 settings.load_profile("deterministic")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+_CHECKOUT_BEFORE = pytest.StashKey[object]()
 
 # one thread per pytest-xdist worker (the CI machine has 2 cores), two otherwise
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
@@ -30,6 +31,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
     outcome = yield
     fold_skip_location(outcome.get_result())
+
+
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Snapshot the checkout's untracked and ignored files (tests/checkout_guard.py)."""
+    from tests import checkout_guard
+
+    if checkout_guard.enabled() and not _is_xdist_worker(session.config):
+        session.config.stash[_CHECKOUT_BEFORE] = checkout_guard.untracked_files(REPO_ROOT)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session when the tests added a file to the checkout (they write under tmp_path)."""
+    from tests import checkout_guard
+
+    before = session.config.stash.get(_CHECKOUT_BEFORE, None)
+    after = checkout_guard.untracked_files(REPO_ROOT) if before is not None else None
+    if before is None or after is None:
+        return
+    added = checkout_guard.added_files(before, after)
+    if added:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"the test run added {len(added)} file(s) to the checkout (tests write under tmp_path; "
+                 f"{checkout_guard.SWITCH_VAR}=0 turns this check off):"] + [f"  {p}" for p in added[:20]]
+        if reporter is not None:
+            reporter.write_line("\n" + "\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

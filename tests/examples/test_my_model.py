@@ -59,7 +59,7 @@ def test_the_example_goes_through_every_command(model: str, capsys, tmp_path: Pa
 
     code, _, err = _invoke(capsys, ["dci", "--ckpt", str(run), "--data", str(tiny_h5), "--num", "8",
                                     "--protocol", "regression", "--n-jobs", "1", "--no-progress",
-                                    "--out", str(tmp_path / "dci")])
+                                    "--out", str(tmp_path / "dci"), "--figure", str(tmp_path / "dci.png")])
     assert code == 0, err
     dci = pd.read_csv(tmp_path / "dci" / "dci.csv")
     assert dci["num_active_dims"].iloc[0] <= 6 and 0 <= dci["disentanglement"].iloc[0] <= 1

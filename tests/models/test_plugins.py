@@ -137,7 +137,7 @@ def test_commands_refuse_a_contract_breaking_plugin_with_one_line(capsys, tmp_pa
     argv = [command, "--ckpt", str(broken_ckpts[cls_name]), "--data", str(tiny16_h5), "--num", "4",
             "--out", str(tmp_path / "out")]
     if command == "dci":
-        argv += ["--protocol", "regression", "--n-jobs", "1", "--no-progress"]
+        argv += ["--protocol", "regression", "--n-jobs", "1", "--no-progress", "--figure", str(tmp_path / "f.png")]
     code, _, err = _invoke(capsys, argv)
     assert code == 2, err
     lines = err.strip().splitlines()

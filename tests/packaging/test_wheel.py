@@ -5,6 +5,7 @@ that has its own ``models/`` package and ``cli.py``."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,8 +20,17 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # built from a copy of the sources: setuptools writes build/ and *.egg-info/ into the tree it
+    # builds, and tests write nothing into the checkout
+    source = tmp_path_factory.mktemp("source") / "emorl-eval"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    for folder in ("emorl_eval", "models"):
+        shutil.copytree(REPO / folder, source / folder, ignore=ignore)
     # no build isolation: the installed setuptools builds it, nothing is downloaded
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "--no-build-isolation",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
                     "--quiet", "--wheel-dir", str(out)], check=True, capture_output=True, cwd=out)
     (path,) = out.glob("emorl_eval-*.whl")
     return path
