@@ -108,6 +108,9 @@ def _torch_load(path: Path, map_location: str | torch.device = "cpu") -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any load failure is reported as one line
         text = str(exc).strip()
+        if "cuda" in str(map_location) and not torch.cuda.is_available():  # a good file, no GPU here
+            raise CheckpointError(f"cannot load {path} onto {map_location}: CUDA is not available "
+                                  f"(torch {torch.__version__})") from None
         if isinstance(exc, pickle.UnpicklingError) and "unsupported global" in text.lower():
             raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain "
                                   f"containers; refusing to unpickle it") from None

@@ -8,6 +8,8 @@ from typing import Callable
 
 import click
 
+from emorl_eval.devices import DEVICE_HELP, check_device_option
+
 
 def parse_int_list(value: str | None, option: str) -> list[int] | None:
     """``"64,96,128"`` -> ``[64, 96, 128]``; None for None/empty."""
@@ -54,12 +56,11 @@ CKPT_HELP = ("Checkpoint: ours (runs/NAME/checkpoint_last.pt or the run folder),
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``."""
-    import torch
+    """``auto`` -> ``cuda`` when available, else ``cpu``; CUDA on a machine without it is a
+    one-line ConfigError naming the torch build (:func:`emorl_eval.devices.resolve_device`)."""
+    from emorl_eval.devices import resolve_device as resolve
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    return str(resolve(device))
 
 
 def run_name(ckpt: Path) -> str:
@@ -79,7 +80,7 @@ def model_options(func: Callable) -> Callable:
         click.option("--refinement-steps", type=click.IntRange(min=0), default=None,
                      help="Test-time refinement steps I (default: the model's config; ignored by models without refinement)."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampling noise."),
-        click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto."),
+        click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP, callback=check_device_option),
     ]
     for option in reversed(options):
         func = option(func)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_device, run_name, OutputPath
+from emorl_eval.devices import DEVICE_HELP, check_device_option
 
 
 @click.command("dci")
@@ -39,7 +40,7 @@ from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_
 @click.option("--masks-from", type=click.Choice(["output", "latents"]), default="output", show_default=True,
               help="Masks matched to objects: the model's output masks, or the codes decoded with "
                    "model.decode (the reference's masks of the posterior means).")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP, callback=check_device_option)
 @click.option("--out", default=None, type=OutputPath("dir"),
               help="Output folder [default: reports/dci/<run>].")
 @click.option("--figure", default=None, type=OutputPath("file"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, OutputPath
+from emorl_eval.devices import DEVICE_HELP, check_device_option
 
 
 def common_options(fn):
@@ -24,7 +25,7 @@ def common_options(fn):
         click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sampling noise."),
         click.option("--preset", default=None,
                      help="Model preset for official checkpoints without a config (e.g. tetrominoes, clevr6)."),
-        click.option("--device", default="cpu", show_default=True, help="torch device, e.g. cpu or cuda."),
+        click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP, callback=check_device_option),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
     ]
     for option in reversed(options):

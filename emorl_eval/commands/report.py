@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from emorl_eval.commands._common import parse_int_list, resolve_device, OutputPath
+from emorl_eval.devices import DEVICE_HELP, check_device_option
 
 
 @click.command("report")
@@ -27,7 +28,7 @@ from emorl_eval.commands._common import parse_int_list, resolve_device, OutputPa
 @click.option("--timing-sizes", default="64,96,128", show_default=True)
 @click.option("--timing-repeats", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP, callback=check_device_option)
 def report(runs, data_files, out, num_images, range_images, leakage_images, dims_per_slot, timing,
            timing_models, timing_sizes, timing_repeats, seed, device) -> None:
     """Run what applies to the run folders below RUNS: the ablation table; with --data, per run

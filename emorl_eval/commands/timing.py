@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from emorl_eval.commands._common import parse_int_list, resolve_device, OutputPath
+from emorl_eval.devices import DEVICE_HELP, check_device_option
 
 
 @click.command("timing")
@@ -18,7 +19,7 @@ from emorl_eval.commands._common import parse_int_list, resolve_device, OutputPa
 @click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True, help="Untimed steps before timing.")
 @click.option("--preset", default="clevr6", show_default=True,
               help="Preset to build each model with (a model without it uses its default preset).")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP, callback=check_device_option)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch.set_num_threads on the CPU.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", type=OutputPath("file"), default=Path("reports/timing/timing"), show_default=True,

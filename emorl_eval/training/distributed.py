@@ -77,18 +77,12 @@ class DistContext:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` -> ``cuda:LOCAL_RANK``."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"--device {name}: not a torch device (cpu, cuda, cuda:N, auto)") from None
+    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` -> ``cuda:LOCAL_RANK``; one-line
+    :class:`ConfigError` for CUDA on a machine without it (see :mod:`emorl_eval.devices`)."""
+    from emorl_eval.devices import resolve_device as resolve
+
+    device = resolve(name, local_rank)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     return device
 
