@@ -7,6 +7,7 @@
     >>> model = models.build("my_pkg.my_model:MyModel")       # a plug-in, ad hoc
     >>> model = models.load("runs/x/checkpoint.pt")           # our checkpoints (plug-ins too)
     >>> model = models.load("official.pth", preset="clevr6")   # official EfficientMORL ones
+    >>> model = models.load("genesis_run/model.ckpt-FINAL")    # official GENESIS(-v2): flags.json beside it
 
 A model name is one of:
 
@@ -178,8 +179,10 @@ def build(name: str, preset: str | None = None, **overrides: Any) -> ObjectCentr
     return model
 
 
-def load(path: str | Path, preset: str | None = None, map_location: str = "cpu") -> ObjectCentricModel:
-    """Load a checkpoint: ours (self-describing) or an official EfficientMORL one (needs preset)."""
+def load(path: str | Path, preset: str | None = None, map_location: str = "cpu",
+         flags: str | Path | None = None) -> ObjectCentricModel:
+    """Load a checkpoint: ours (self-describing), an official EfficientMORL one (needs preset) or an
+    official GENESIS / GENESIS-v2 one (architecture from ``flags``, default the flags.json beside it)."""
     from emorl_eval.models.checkpoints import load_model
 
-    return load_model(Path(path), preset=preset, map_location=map_location)
+    return load_model(Path(path), preset=preset, map_location=map_location, flags=flags)

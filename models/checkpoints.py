@@ -11,6 +11,9 @@ checkpoint loads again wherever its package is importable.
 Official EfficientMORL checkpoints (``train.py``): ``{"step", "model": DDP state dict with
 ``module.`` prefixes, "model_opt", "kl_beta"}`` without a config, so they need a preset; their
 keys are mapped with :data:`models.efficient_morl.OFFICIAL_KEY_MAP` and loaded strictly.
+Official GENESIS / GENESIS-v2 checkpoints (``{"model_state_dict", "optimiser_state_dict", "beta",
+"iter_idx", "err_ema"}``) take their architecture from the run's ``flags.json`` (beside the file, or
+given as ``flags``): :mod:`models.official_genesis`.
 Every problem is a one-line :class:`emorl_eval.errors.CheckpointError`.
 """
 
@@ -161,8 +164,18 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             state[key[len("module."):] if key.startswith("module.") else key] = value
         return {"format": "official-emorl", "model_name": "emorl", "step": int(obj.get("step", 0)),
                 "state_dict": state, "kl_beta": obj.get("kl_beta", 1)}
-    raise CheckpointError(f"{path} is not an emorl-eval or official EfficientMORL checkpoint "
-                          f"(keys: {', '.join(sorted(map(str, obj))[:6])})")
+    from emorl_eval.models.official_genesis import is_official_genesis
+
+    if is_official_genesis(obj):
+        state = obj["model_state_dict"]
+        bad = next((k for k, v in state.items() if not isinstance(v, Tensor)), None)
+        if bad is not None:
+            raise CheckpointError(f"checkpoint {path}: entry {bad!r} of 'model_state_dict' is not a tensor")
+        return {"format": "official-genesis", "step": int(obj.get("iter_idx", 0)), "state_dict": state,
+                "beta": obj.get("beta"), "err_ema": obj.get("err_ema")}
+    raise CheckpointError(f"{path} is not an emorl-eval or official EfficientMORL / GENESIS checkpoint "
+                          f"(keys: {', '.join(sorted(map(str, obj))[:6])}; expected 'format', 'model' or "
+                          f"'model_state_dict')")
 
 
 def _shape_mismatches(model: torch.nn.Module, state: dict[str, Tensor]) -> tuple[list[str], list[str], list[str]]:
@@ -215,11 +228,37 @@ def _fitting_presets(state: dict[str, Tensor]) -> list[str]:
     return fits
 
 
-def load_model(path: str | Path, preset: str | None = None, map_location: str | torch.device = "cpu") -> ObjectCentricModel:
+def _load_official_genesis(path: Path, ckpt: dict[str, Any], flags: str | Path | None) -> ObjectCentricModel:
+    """An official GENESIS / GENESIS-v2 file, built from its flags and loaded strictly."""
+    from emorl_eval import models
+    from emorl_eval.errors import CheckpointError, ConfigError
+    from emorl_eval.models import official_genesis as og
+
+    source = og.flags_path(path, flags)
+    name, fields = og.config_from_flags(og.read_flags(source), source)
+    fields = og.sigmas_from_state(name, ckpt["state_dict"], fields, path)
+    try:
+        model = models.build(name, preset=None, **fields)
+    except ConfigError as exc:
+        raise CheckpointError(f"checkpoint {path} with flags {source}: {exc}") from None
+    model.preset = None  # type: ignore[attr-defined]
+    state = og.map_state(name, ckpt["state_dict"], path)
+    state.update(og.geco_state(ckpt, path))
+    missing, unexpected, wrong = _shape_mismatches(model, state)
+    if missing or unexpected or wrong:
+        detail = _describe(missing, unexpected, wrong, model.state_dict(), state)
+        raise CheckpointError(f"official checkpoint {path} does not fit the {name} its flags {source} describe: {detail}")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_model(path: str | Path, preset: str | None = None, map_location: str | torch.device = "cpu",
+               flags: str | Path | None = None) -> ObjectCentricModel:
     """Build and load the model stored in ``path`` (returned in eval mode).
 
     Our checkpoints describe themselves (``preset`` is ignored); official EfficientMORL files
-    need ``preset`` and must fit it exactly (every tensor used, same shapes).
+    need ``preset`` and must fit it exactly (every tensor used, same shapes); official GENESIS /
+    GENESIS-v2 files are built from ``flags`` (default: the ``flags.json`` beside them).
     """
     from emorl_eval import models, zoo
     from emorl_eval.errors import CheckpointError, ConfigError, ModelError
@@ -242,6 +281,9 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
             raise CheckpointError(f"checkpoint {path} does not fit its own config: {detail}")
         model.load_state_dict(state, strict=True)
         return model.to(map_location).eval()
+
+    if ckpt["format"] == "official-genesis":
+        return _load_official_genesis(path, ckpt, flags).to(map_location).eval()
 
     # official EfficientMORL
     from emorl_eval.models.presets import available_presets

@@ -18,11 +18,13 @@ Architecture (checked against the official code, applied-ai-lab/genesis; re-writ
 * **KL**: per component, the closed-form KL between the Gaussian posterior and the Gaussian prior
   *conditional on the sampled* z^m_{<k} (resp. z^m_k): the same expectation as the official code's
   single-sample Monte-Carlo ``log q(z) - log p(z)``, lower variance and never negative (evaluation
-  rejects negative KLs). ``montecarlo_kl=True`` trains on the official MC estimate instead; the
-  reported ``kl`` is always the closed form.
+  rejects negative KLs). ``montecarlo_kl=True`` (the official flag; what official checkpoints load
+  with) trains on *and reports* the official MC estimate, which can be negative for one image.
 * **Likelihood**: the pixel-wise Gaussian mixture (``gmm``, the original, sigma 0.7) or the
   Gaussian of the summed reconstruction (``gaussian``, sigma 0.1, what EfficientMORL appendix B.1
-  trained GENESIS with). NLLs omit the ``0.5 log 2 pi`` constant like every model here.
+  trained GENESIS with). NLLs omit the ``0.5 log 2 pi`` constant like every model here, unless
+  ``nll_constant=True`` (official checkpoints: then ``nll`` is the official ``err``).
+  ``sigma_first`` is the official ``pixel_std1`` (sigma of the first component; None = ``sigma``).
 * **GECO** in GENESIS's form: loss = NLL + beta * KL, beta multiplied by ``exp(lr * (goal -
   NLL_ema))`` after each step (``speedup`` x faster when below the goal); the goal is given per
   pixel-channel, the step size is scaled by 64^2 / (H W) as in the official trainer.
@@ -90,8 +92,12 @@ class GenesisConfig:
     geco_beta_init: float = 1.0
     #: KL weight when GECO is off
     kl_beta: float = 1.0
-    #: train on the single-sample Monte-Carlo KL (official) instead of the conditional closed form
+    #: train on and report the single-sample Monte-Carlo KL (official) instead of the closed form
     montecarlo_kl: bool = False
+    #: GMM sigma of the first component (official ``pixel_std1``); None = ``sigma`` for every k
+    sigma_first: float | None = None
+    #: include the ``0.5 log 2 pi`` constant per pixel-channel in ``nll`` (the official ``err``)
+    nll_constant: bool = False
 
     def __post_init__(self) -> None:
         from emorl_eval.errors import ConfigError
@@ -107,6 +113,8 @@ class GenesisConfig:
             raise ConfigError(f"image_size must be (H, W) with sides >= 8, got {self.image_size}")
         if self.sigma <= 0:
             raise ConfigError(f"sigma must be positive, got {self.sigma}")
+        if self.sigma_first is not None and (self.sigma_first <= 0 or self.likelihood != "gmm"):
+            raise ConfigError(f"sigma_first must be positive and needs likelihood 'gmm', got {self.sigma_first}")
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -250,6 +258,20 @@ class ComponentEncoder(nn.Module):
         return self.net(x)
 
 
+def gmm_nll_per_slot(x: Tensor, components: Tensor, log_masks: Tensor, sigmas: Tensor) -> Tensor:
+    """Pixel-wise Gaussian-mixture NLL with one sigma per component (constant omitted).
+
+    Args:
+        x: ``[B, C, H, W]``; components: ``[B, K, C, H, W]``; log_masks: ``[B, K, 1, H, W]``;
+        sigmas: ``[K]``.
+    Returns:
+        ``[B]`` nats.
+    """
+    sig = sigmas.view(1, -1, 1, 1, 1)
+    log_p = log_masks - torch.log(sig) - 0.5 * ((x.unsqueeze(1) - components) / sig).pow(2)
+    return -torch.logsumexp(log_p, dim=1).sum(dim=(1, 2, 3))
+
+
 def stick_breaking(logits: Tensor) -> Tensor:
     """Log-masks from per-step logits by stick-breaking; the last component takes the scope.
 
@@ -382,9 +404,25 @@ class Genesis(ObjectCentricModel):
         return _prior_params(self.comp_prior_mlp(z_m))
 
     def _nll(self, images: Tensor, components: Tensor, log_masks: Tensor, recon: Tensor) -> Tensor:
-        if self.config.likelihood == "gmm":
-            return gmm_nll(images, components, log_masks, self.config.sigma)
-        return gaussian_nll(images, recon, self.config.sigma)
+        """``[B]`` NLL of ``images [B, 3, H, W]`` (see the module docstring for the options)."""
+        cfg = self.config
+        if cfg.likelihood == "gmm" and cfg.sigma_first is not None:
+            nll = gmm_nll_per_slot(images, components, log_masks, self._slot_sigmas(like=images))
+        elif cfg.likelihood == "gmm":
+            nll = gmm_nll(images, components, log_masks, cfg.sigma)
+        else:
+            nll = gaussian_nll(images, recon, cfg.sigma)
+        if cfg.nll_constant:
+            nll = nll + 0.5 * math.log(2 * math.pi) * images[0].numel()
+        return nll
+
+    def _slot_sigmas(self, like: Tensor) -> Tensor:
+        """``[K]`` per-component GMM sigma: ``sigma_first`` for k = 1, ``sigma`` after."""
+        cfg = self.config
+        sigmas = torch.full((self.num_slots,), float(cfg.sigma), dtype=like.dtype, device=like.device)
+        if cfg.sigma_first is not None:
+            sigmas[0] = float(cfg.sigma_first)
+        return sigmas
 
     def _run(self, images: Tensor, noise: dict[str, Tensor]) -> dict[str, Tensor]:
         """Deterministic given the noise: every output of a forward pass."""
@@ -423,8 +461,21 @@ class Genesis(ObjectCentricModel):
             "kl_mc": kl_mc.sum(1),
         }
 
+    def draw_noise(self, batch_size: int, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """All standard-normal noise of one forward pass: ``eps_m [B, K, Dm]`` and, for the
+        two-stage model, ``eps_c [B, K, Dc]`` (pass it back as ``forward(noise=...)``)."""
+        return self._draw_noise(batch_size, self.geco_beta, generator)
+
     def _draw_noise(self, batch: int, like: Tensor, generator: torch.Generator | None) -> dict[str, Tensor]:
-        return {name: randn(shape, like, generator) for name, shape in self._noise_shapes(batch).items()}
+        """The noise of one forward pass in the official order and layout: K draws ``[B, Dm]``
+        (z^m_1..z^m_K), then one ``[K B, Dc]`` (component latents, row ``k B + b``)."""
+        cfg, k = self.config, self.num_slots
+        eps_m = torch.stack([randn((batch, cfg.mask_latent_dim), like, generator) for _ in range(k)], dim=1)
+        noise = {"eps_m": eps_m}
+        if cfg.two_stage:
+            eps_c = randn((k * batch, cfg.comp_latent_dim), like, generator)
+            noise["eps_c"] = eps_c.view(k, batch, -1).transpose(0, 1)
+        return noise
 
     def forward(
         self,
@@ -432,12 +483,16 @@ class Genesis(ObjectCentricModel):
         refinement_steps: int | None = None,
         generator: torch.Generator | None = None,
         decode_stages: bool = False,
+        noise: dict[str, Tensor] | None = None,
     ) -> ModelOutput:
         """Infer, decode and score ``images [B, 3, H, W]`` in [0, 1] (``refinement_steps`` is
-        ignored: GENESIS infers each component once)."""
-        out = self._run(images, self._draw_noise(images.shape[0], images, generator))
-        nll, kl = out["nll"], out["kl"]
-        kl_loss = out["kl_mc"] if self.config.montecarlo_kl else kl
+        ignored: GENESIS infers each component once); ``noise`` (:meth:`draw_noise`) replaces the
+        draws from ``generator`` (zeros: the posterior means)."""
+        if noise is None:
+            noise = self._draw_noise(images.shape[0], images, generator)
+        out = self._run(images, noise)
+        nll = out["nll"]
+        kl = kl_loss = out["kl_mc"] if self.config.montecarlo_kl else out["kl"]
         beta = self.geco_beta if self.config.use_geco else self.config.kl_beta
         loss = nll.mean() + beta * kl_loss.mean()
         stage = StageOutput(
