@@ -49,6 +49,10 @@ class TrainConfig:
         progress: show a tqdm progress bar (rank 0).
         max_minutes: stop after this many wall-clock minutes of this invocation, writing a
             checkpoint first (None = no limit); ``--resume`` continues the run.
+        init_from: parent checkpoint (file, run folder or ``zoo:NAME``) whose weights and model
+            state start this run; its step counter continues (``emorl_eval.training.lineage``).
+        rewarm_steps: with ``init_from``, the fresh optimiser's LR rises linearly from 0 to the
+            scheduled LR over this many steps after the parent's step (0 = no re-warm).
         model_overrides: model-config fields overridden on top of the preset.
     """
 
@@ -75,6 +79,8 @@ class TrainConfig:
     ddp_find_unused_parameters: bool = False
     progress: bool = True
     max_minutes: float | None = None
+    init_from: str | None = None
+    rewarm_steps: int = 500
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -92,12 +98,12 @@ class TrainConfig:
 
 
 #: fields that identify the run rather than tune it: not settable with --set
-_IDENTITY_FIELDS = ("model", "preset", "data", "out", "model_overrides")
+_IDENTITY_FIELDS = ("model", "preset", "data", "out", "model_overrides", "init_from")
 #: fields whose change makes a resumed run differ from the run it continues
 RESUME_INVARIANT_FIELDS = (
     "model", "preset", "data", "seed", "batch_size", "lr", "warmup_steps", "lr_decay_rate",
     "lr_decay_steps", "clip_grad_norm", "refinement_curriculum", "split", "bf16",
-    "deterministic", "model_overrides",
+    "deterministic", "model_overrides", "rewarm_steps",
 )
 
 
@@ -171,6 +177,7 @@ def resolve_train_config(
     preset: str | None = None,
     *,
     sets: Iterable[str] = (),
+    init_from: str | None = None,
     **options: Any,
 ) -> TrainConfig:
     """Resolve a TrainConfig: TrainConfig defaults < the preset's ``training_defaults`` <
@@ -192,7 +199,8 @@ def resolve_train_config(
     model_config = presets.resolve_config(model, preset, {})
     model_fields = _dataclass_fields(model_config)
 
-    values: dict[str, Any] = {"model": model, "preset": preset, "data": str(data), "out": str(out)}
+    values: dict[str, Any] = {"model": model, "preset": preset, "data": str(data), "out": str(out),
+                              "init_from": None if init_from is None else str(init_from)}
     train_names = set(training_fields())
     for key, value in defaults.items():
         if key in train_names:
@@ -246,8 +254,8 @@ def validate(config: TrainConfig) -> None:
             raise ConfigError(f"{name}={getattr(config, name)}: must be >= 1")
     if config.max_minutes is not None and not config.max_minutes > 0:
         raise ConfigError(f"max_minutes={config.max_minutes}: must be > 0")
-    if config.warmup_steps < 0 or config.num_workers < 0:
-        raise ConfigError("warmup_steps and num_workers must be >= 0")
+    if config.warmup_steps < 0 or config.num_workers < 0 or config.rewarm_steps < 0:
+        raise ConfigError("warmup_steps, rewarm_steps and num_workers must be >= 0")
     if not config.lr > 0:
         raise ConfigError(f"lr={config.lr}: must be > 0")
     if config.clip_grad_norm is not None and not config.clip_grad_norm > 0:

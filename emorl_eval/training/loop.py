@@ -15,6 +15,8 @@ values averaged over the interval and the ranks) and checkpoints (every ``ckpt_e
 at the end). ``resume=True`` continues from ``checkpoint_last.pt``: weights, optimiser, GECO
 buffers, every RNG state and the data-stream position are restored, so the continued run computes
 the same numbers as an uninterrupted one (bit-for-bit with ``deterministic=True``).
+``config.init_from`` starts a new run from another run's weights instead (a fresh optimiser and
+data order, the parent's step counter continued; ``emorl_eval.training.lineage``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from torch import Tensor
 
 from emorl_eval.errors import CheckpointError, ConfigError, DataError, EmorlEvalError
 from emorl_eval.provenance import code_commit
-from emorl_eval.training import distributed, rng
+from emorl_eval.training import distributed, lineage, rng
 from emorl_eval.training.checkpointing import LAST, load_training_checkpoint, save_training_checkpoint
 from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, TrainConfig, validate
 from emorl_eval.training.data import make_loader, open_dataset
@@ -93,8 +95,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     return train_until_stopped(config, resume).run_dir
 
 
-def train_until_stopped(config: TrainConfig, resume: bool = False) -> TrainResult:
-    """:func:`train`, returning a :class:`TrainResult` (step reached, early-stop reason)."""
+def train_until_stopped(config: TrainConfig, resume: bool = False, tensorboard: Any = None) -> TrainResult:
+    """:func:`train`, returning a :class:`TrainResult` (step reached, early-stop reason).
+    ``tensorboard``: a :class:`~emorl_eval.training.tensorboard_logger.TensorBoardOptions` to also
+    log TensorBoard events into the run folder (rank 0), or None."""
     validate(config)
     previous_determinism = torch.are_deterministic_algorithms_enabled()
     if config.deterministic:
@@ -103,6 +107,7 @@ def train_until_stopped(config: TrainConfig, resume: bool = False) -> TrainResul
     ctx = distributed.setup(config.device)
     try:
         trainer = _Trainer(config, ctx)
+        trainer.tensorboard, trainer.resuming = tensorboard, resume
         with StopRequest() as stop:
             run_dir = trainer.run(resume, stop)
         return TrainResult(run_dir, trainer.step, trainer.stopped_by)
@@ -117,6 +122,11 @@ def noise_seed(seed: int, rank: int) -> int:
 
 
 class _Trainer:
+    #: TensorBoard options (emorl_eval.training.tensorboard_logger), None: no TensorBoard events
+    tensorboard: Any = None
+    #: whether this invocation continues a run (``--resume``)
+    resuming: bool = False
+
     def __init__(self, config: TrainConfig, ctx: distributed.DistContext) -> None:
         self.cfg = config
         self.ctx = ctx
@@ -126,6 +136,8 @@ class _Trainer:
         #: training wall-clock seconds of this run, all invocations together (stored in checkpoints)
         self.prior_seconds = 0.0
         self.restored_accumulator: dict[str, Any] | None = None
+        #: the lineage block of a run started with --init-from (None for a run from scratch)
+        self.lineage: dict[str, Any] | None = None
         self.started = time.perf_counter()
 
     def train_seconds(self) -> float:
@@ -158,9 +170,11 @@ class _Trainer:
         start_step, position = 0, (0, 0)
         if ckpt is not None:
             start_step, position = self._restore(ckpt, model, optimizer, generator)
+        elif cfg.init_from:
+            start_step = self._init_from_parent(model)
         if ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._write_config(model, start_step, getattr(dataset, "dataset_name", None))
+            self._write_config(model, start_step if ckpt is not None else 0, getattr(dataset, "dataset_name", None))
         ctx.barrier()
 
         net: torch.nn.Module = model
@@ -170,14 +184,42 @@ class _Trainer:
                 device_ids=[ctx.device] if ctx.device.type == "cuda" else None,
                 find_unused_parameters=cfg.ddp_find_unused_parameters,
             )
-        self._loop(model, net, optimizer, generator, loader, sampler, start_step, position, stop)
+        self._loop(model, net, optimizer, generator, loader, sampler, start_step, position, stop,
+                   fresh=ckpt is None)
         return self.run_dir
+
+    def _init_from_parent(self, model) -> int:
+        """Load ``--init-from``'s weights into ``model`` after checking its config; returns the
+        parent's step, where this run's step counter continues."""
+        cfg = self.cfg
+        parent = lineage.read_parent(cfg.init_from)
+        lineage.check_compatible(parent, cfg.model, model.config_dict(), set(cfg.model_overrides),
+                                 preset_hint=lineage.matching_preset(parent.model_name, parent.config))
+        if parent.step >= cfg.steps:
+            raise ConfigError(f"--init-from {cfg.init_from}: the parent is at step {parent.step} already; "
+                              f"--steps is the total step count and must exceed it")
+        try:
+            model.load_state_dict(parent.state_dict)
+        except (RuntimeError, ValueError) as err:
+            raise CheckpointError(f"--init-from {cfg.init_from}: does not fit the model ({str(err).splitlines()[0]})") from None
+        self.lineage = parent.record()
+        return parent.step
+
+    def _lr(self, step: int) -> float:
+        """The schedule's LR at ``step``, re-warmed after ``--init-from``'s parent step."""
+        cfg = self.cfg
+        lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.lr_decay_rate, cfg.lr_decay_steps)
+        if self.lineage is not None and cfg.rewarm_steps > 0:
+            lr *= min(1.0, (step - int(self.lineage["parent_steps"]) + 1) / cfg.rewarm_steps)
+        return lr
 
     def _checkpoint_to_resume(self) -> dict[str, Any]:
         ckpt = load_training_checkpoint(self.run_dir)
         saved = ckpt["extra"]["train_config"]
         if ckpt.get("model_name") not in (None, self.cfg.model):
             raise CheckpointError(f"{self.run_dir / LAST}: holds model {ckpt.get('model_name')!r}, not {self.cfg.model!r}")
+        if self.cfg.init_from is None:  # a run started with --init-from resumes as itself
+            self.cfg.init_from = saved.get("init_from")
         current = self.cfg.to_dict()
         changed = [k for k in RESUME_INVARIANT_FIELDS if k in saved and saved[k] != current[k]]
         if changed:
@@ -198,6 +240,8 @@ class _Trainer:
         step = int(ckpt["step"])
         epoch, batch = extra["position"]
         self.prior_seconds = float(extra.get("train_seconds", 0.0))
+        if extra.get("lineage"):
+            self.lineage = {k: v for k, v in extra["lineage"].items() if not k.startswith("cumulative_")}
         accumulators = extra.get("log_accumulator") or []
         self.restored_accumulator = accumulators[self.ctx.rank] if self.ctx.rank < len(accumulators) else None
         return step, (int(epoch), int(batch))
@@ -222,6 +266,7 @@ class _Trainer:
             "world_size": self.ctx.world_size,
             "per_rank_batch": self.cfg.batch_size // self.ctx.world_size,
             "resumed_at_step": start_step if start_step else None,
+            "lineage": self.lineage,
             "torch_version": torch.__version__,
             "git_commit": code_commit(),
         }
@@ -243,13 +288,13 @@ class _Trainer:
         return reason
 
     def _loop(self, model, net, optimizer, generator, loader, sampler, start_step, position,
-              stop: StopRequest | None = None) -> None:
+              stop: StopRequest | None = None, fresh: bool = True) -> None:
         from tqdm import tqdm
 
         cfg, ctx = self.cfg, self.ctx
         csv_log = MetricsCsv(self.run_dir / "metrics.csv") if ctx.is_main else None
         if csv_log is not None:
-            if start_step == 0:
+            if fresh:
                 csv_log.reset()  # rows of an earlier attempt that died before its first checkpoint
             else:
                 csv_log.truncate_after(start_step)
@@ -257,6 +302,12 @@ class _Trainer:
                     # the closing row of the run being continued is off the --log-every grid: an
                     # uninterrupted run has no row there (its steps go into the next row instead)
                     csv_log.truncate_after(start_step - 1)
+        tb = None
+        if self.tensorboard is not None and ctx.is_main:
+            from emorl_eval.training.tensorboard_logger import TensorBoardLogger
+
+            tb = TensorBoardLogger(self.run_dir, loader.dataset, start_step, cfg.log_every, self.tensorboard,
+                                   fresh=not self.resuming)
         bar = tqdm(
             total=cfg.steps, initial=start_step, unit="step", dynamic_ncols=True, file=sys.stderr,
             disable=not (ctx.is_main and cfg.progress), desc=f"train {cfg.model}",
@@ -275,7 +326,7 @@ class _Trainer:
                 sampler.set_position(epoch, batch_index)
                 for batch in loader:
                     iterations = refinement_steps_at(cfg.refinement_curriculum, step)
-                    lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.lr_decay_rate, cfg.lr_decay_steps)
+                    lr = self._lr(step)
                     logged = self._step(model, net, optimizer, generator, batch, step, lr, iterations)
                     for key, value in logged.items():
                         sums[key] = sums[key] + value if key in sums else value
@@ -296,6 +347,8 @@ class _Trainer:
                             )
                         if csv_log is not None:
                             csv_log.append({"step": step, **row})
+                        if tb is not None:
+                            tb.log_scalars(step, row)
                         bar.set_postfix(loss=f"{row['loss']:.4g}", nll=f"{row['nll']:.4g}", kl=f"{row['kl']:.4g}")
                         # a closing row off the grid keeps its steps for a later --resume
                         pending = (sums, count) if step % cfg.log_every else ({}, 0)
@@ -304,6 +357,8 @@ class _Trainer:
                     else:
                         pending = (sums, count)
                     self.step = step
+                    if tb is not None and tb.wants_images(step, final):
+                        tb.log_decomposition(model, step, ctx.device)
                     stopped_by = None if final else self._should_stop(stop, deadline)
                     if step % cfg.ckpt_every == 0 or final or stopped_by:
                         if pending[1]:  # never checkpoint weights a non-finite loss has reached
@@ -322,6 +377,8 @@ class _Trainer:
                     epoch, batch_index = epoch + 1, 0
         finally:
             bar.close()
+            if tb is not None:
+                tb.close()
 
     def _step(self, model, net, optimizer, generator, batch, step: int, lr: float, iterations: int | None) -> dict[str, Tensor]:
         cfg, ctx = self.cfg, self.ctx
@@ -382,5 +439,7 @@ class _Trainer:
                 "geco": {k: float(v) for k, v in model.state_dict().items()
                          if k.split(".")[-1].startswith("geco_") and v.numel() == 1},
             }
+            if self.lineage is not None:
+                extra["lineage"] = lineage.updated(self.lineage, step, self.train_seconds())
             save_training_checkpoint(self.run_dir, model, step, extra)
         self.ctx.barrier()

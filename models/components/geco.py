@@ -51,9 +51,14 @@ class GECO(nn.Module):
     @torch.no_grad()
     def update(self, nll: Tensor | float, step: int) -> None:
         """After the optimiser step of training ``step``: initialise the EMA at the warm-start
-        step, afterwards update the EMA and take a Lagrange step (appendix F.2)."""
+        step, afterwards update the EMA and take a Lagrange step (appendix F.2).
+
+        A model whose GECO never ran (trained without GECO, then continued with it past its warm
+        start by ``train --init-from``) still holds the EMA's zero: it is initialised at its first
+        update instead, as at the warm start (an EMA that has run is never exactly 0.0)."""
         nll_value = torch.as_tensor(nll, dtype=self.geco_C_ema.dtype, device=self.geco_C_ema.device).detach()
-        if step == self.warm_start:
+        never_ran = step > self.warm_start and bool(self.geco_C_ema == 0)
+        if step == self.warm_start or never_ran:
             self.geco_C_ema.copy_(self.target - nll_value)
         elif step > self.warm_start:
             self.geco_C_ema.copy_(self.geco_C_ema * self.alpha + (self.target - nll_value) * (1.0 - self.alpha))

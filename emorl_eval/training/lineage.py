@@ -1,0 +1,169 @@
+"""Starting a run from another run's weights (``train --init-from``) and the lineage it records.
+
+A parent is a checkpoint of ours (a file, a run folder or ``zoo:NAME``). The child run
+
+* builds its model from its own ``--model``/``--preset``/``--set`` and loads the parent's weights and
+  model state (GECO buffers included) strictly;
+* refuses a model config that differs from the parent's in a field not given again with ``--set``
+  (one line listing the fields: a silent recipe change would make the lineage lie);
+* continues the parent's step counter, so GECO's warm start, the refinement curriculum and the LR
+  schedule carry on where the parent stopped; ``--steps`` stays the total step count;
+* starts a fresh Adam whose LR is re-warmed linearly over ``rewarm_steps`` steps (the moment
+  estimates of a fresh optimiser are noise for the first few hundred steps).
+
+The lineage (``config.json["lineage"]``, every checkpoint's ``extra["lineage"]`` and every zoo
+card) names the parent, its sha256 and steps, and the cumulative steps and training minutes over
+all ancestors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emorl_eval.errors import CheckpointError, ConfigError
+
+
+@dataclass
+class Parent:
+    """A parent checkpoint as the child needs it.
+
+    Attributes:
+        spec: what the user gave (``zoo:NAME`` or a path).
+        path: the checkpoint file read.
+        sha256: of that file.
+        model_name, preset, config: the parent's model.
+        seed: the parent run's seed (None when not recorded).
+        step: the parent's step (where the child's counter continues).
+        state_dict: the parent's weights and buffers.
+        cumulative_steps, cumulative_minutes: over the parent's whole lineage.
+        ancestors: the parent's own lineage chain, oldest first.
+    """
+
+    spec: str
+    path: Path
+    sha256: str
+    model_name: str
+    preset: str | None
+    config: dict[str, Any]
+    seed: int | None
+    step: int
+    state_dict: dict[str, Any]
+    cumulative_steps: int
+    cumulative_minutes: float
+    ancestors: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """The lineage block of a child of this parent (before the child trains a step)."""
+        return {
+            "parent": self.spec,
+            "parent_sha256": self.sha256,
+            "parent_model": self.model_name,
+            "parent_preset": self.preset,
+            "parent_steps": self.step,
+            "parent_cumulative_steps": self.cumulative_steps,
+            "parent_cumulative_minutes": round(self.cumulative_minutes, 2),
+            "ancestors": self.ancestors,
+        }
+
+
+def read_parent(spec: str) -> Parent:
+    """Read ``spec`` (checkpoint file, run folder or ``zoo:NAME``); one-line CheckpointError when it
+    is not a checkpoint of ours."""
+    from emorl_eval import zoo
+    from emorl_eval.evaluate import resolve_checkpoint
+    from emorl_eval.models.checkpoints import FORMAT, file_sha256, read_checkpoint
+
+    path = zoo.resolve(spec)
+    if not path.exists():
+        raise CheckpointError(f"--init-from {spec}: no such file or run folder")
+    path = Path(resolve_checkpoint(path))
+    raw = read_checkpoint(path)
+    if raw.get("format") != FORMAT:
+        raise CheckpointError(f"--init-from {spec}: not an emorl-eval checkpoint (official checkpoints have no "
+                              f"training lineage; load them with --ckpt, or convert by training from scratch)")
+    extra = raw.get("extra") or {}
+    step = int(raw.get("step", 0))
+    own_lineage = extra.get("lineage") or {}
+    minutes = float(extra.get("train_seconds", 0.0)) / 60.0
+    seed = (extra.get("train_config") or {}).get("seed")
+    if seed is None:
+        seed = _seed_from_folder(path, spec)
+    ancestors = list(own_lineage.get("ancestors") or [])
+    if own_lineage.get("parent"):
+        ancestors.append({k: own_lineage[k] for k in ("parent", "parent_sha256", "parent_steps") if k in own_lineage})
+    return Parent(
+        spec=str(spec), path=path, sha256=file_sha256(path), model_name=str(raw.get("model_name")),
+        preset=raw.get("preset"), config=dict(raw.get("config") or {}), seed=seed, step=step,
+        state_dict=raw["state_dict"],
+        # a run without lineage trained all its steps itself; one with lineage adds its own part
+        cumulative_steps=int(own_lineage.get("parent_cumulative_steps", 0)) + step - int(own_lineage.get("parent_steps", 0)),
+        cumulative_minutes=float(own_lineage.get("parent_cumulative_minutes", 0.0)) + minutes,
+        ancestors=ancestors,
+    )
+
+
+def _seed_from_folder(path: Path, spec: str) -> int | None:
+    """The seed in the ``config.json`` beside a checkpoint (zoo entries keep the run's config)."""
+    from emorl_eval import zoo
+
+    folder = zoo.entry(spec).folder if zoo.is_zoo_spec(spec) else path.parent
+    try:
+        return int(json.loads((folder / "config.json").read_text())["train"]["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def config_differences(parent: dict[str, Any], child: dict[str, Any], given: set[str]) -> list[str]:
+    """Model-config fields where ``child`` differs from ``parent`` and that were not given again
+    (``given``: the keys of ``--set``), as ``"name (parent P, this run C)"``; JSON-equal values
+    (tuples vs lists) are equal."""
+    def plain(value: Any) -> Any:
+        return json.loads(json.dumps(value))
+
+    out = []
+    for name in sorted(set(parent) | set(child)):
+        if name in given:
+            continue
+        if plain(parent.get(name)) != plain(child.get(name)):
+            out.append(f"{name} (parent {parent.get(name)!r}, this run {child.get(name)!r})")
+    return out
+
+
+def check_compatible(parent: Parent, model_name: str, child_config: dict[str, Any], given: set[str],
+                     preset_hint: str | None = None) -> None:
+    """ConfigError (one line) when the child is another model or its config differs from the
+    parent's in fields not given with ``--set``."""
+    if parent.model_name != model_name:
+        raise ConfigError(f"--init-from {parent.spec}: holds model {parent.model_name!r}, not {model_name!r}")
+    diffs = config_differences(parent.config, child_config, given)
+    if diffs:
+        hint = f"; the parent's config is preset {preset_hint!r}" if preset_hint else ""
+        raise ConfigError(f"--init-from {parent.spec}: this run's model config differs from the parent's in "
+                          f"{'; '.join(diffs)}: give each again with --set KEY=VALUE to change it{hint}")
+
+
+def matching_preset(model_name: str, config: dict[str, Any]) -> str | None:
+    """A preset of ``model_name`` whose config equals ``config`` (None when none does)."""
+    from emorl_eval.models import presets
+
+    for name in presets.available_presets(model_name):
+        try:
+            candidate = presets.resolve_config(model_name, name).__dict__
+        except ConfigError:
+            continue
+        if not config_differences(config, dict(candidate), set()):
+            return name
+    return None
+
+
+def updated(lineage: dict[str, Any], step: int, train_seconds: float) -> dict[str, Any]:
+    """``lineage`` with the cumulative steps and minutes at ``step`` of the child (whose own
+    training took ``train_seconds``)."""
+    return {
+        **lineage,
+        "cumulative_steps": int(lineage["parent_cumulative_steps"]) + step - int(lineage["parent_steps"]),
+        "cumulative_minutes": round(float(lineage["parent_cumulative_minutes"]) + train_seconds / 60.0, 2),
+    }
