@@ -33,8 +33,15 @@ from emorl_eval.commands._common import OutputPath
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               show_default="no limit", help="Stop after this many wall-clock minutes, with a checkpoint; --resume continues.")
+@click.option("--tensorboard", is_flag=True,
+              help="Also write TensorBoard event files into OUT (rank 0): the metrics.csv scalars, and every "
+              "--image-every steps a grid of input, reconstruction and masked component per slot of a fixed batch "
+              "(the first 8 training images). Needs pip install -e \".[tensorboard]\"; view with tensorboard --logdir runs/.")
+@click.option("--image-every", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Steps between the TensorBoard decomposition grids (with --tensorboard).")
 def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, log_every, ckpt_every,
-                  device, bf16, num_workers, deterministic, no_progress, max_minutes) -> None:
+                  device, bf16, num_workers, deterministic, no_progress, max_minutes, tensorboard=False,
+                  image_every=1000) -> None:
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the
     first step), OUT/metrics.csv (loss, nll, kl, GECO terms, lr, grad_norm, steps_per_s every
     --log-every steps) and OUT/checkpoint_<7-digit step>.pt (e.g. checkpoint_0010000.pt) + OUT/checkpoint_last.pt.
@@ -64,7 +71,7 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
         num_workers=num_workers, deterministic=deterministic or None, progress=False if no_progress else None,
         max_minutes=max_minutes,
     )
-    result = train_until_stopped(config, resume=resume)
+    result = train_until_stopped(config, resume=resume, tensorboard=_tensorboard_options(tensorboard, image_every))
     _print_summary(result.run_dir)
     if result.stopped_by is not None:
         why = f"--max-minutes {max_minutes:g}" if result.stopped_by == "max_minutes" else result.stopped_by
@@ -74,6 +81,16 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
             import signal
 
             raise SystemExit(128 + int(getattr(signal, result.stopped_by)))
+
+
+def _tensorboard_options(enabled: bool, image_every: int):
+    """--tensorboard: the logger's options (a one-line error when the extra is missing), else None."""
+    if not enabled:
+        return None
+    from emorl_eval.training.tensorboard_logger import TensorBoardOptions, require_tensorboard
+
+    require_tensorboard()
+    return TensorBoardOptions(image_every=image_every)
 
 
 def _print_summary(run_dir) -> None:
