@@ -66,6 +66,20 @@ def test_geco_module_matches_appendix_f2_on_hand_values() -> None:
     assert float(nll.grad) == pytest.approx(-float(F.softplus(torch.tensor(beta))), rel=1e-6)
 
 
+def test_geco_that_never_ran_initialises_at_its_first_update() -> None:
+    """A model trained without GECO and continued with it past the warm start (train --init-from)
+    initialises the EMA at its first update, as at the warm start, instead of averaging up from 0."""
+    from emorl_eval.models.components.geco import GECO
+
+    geco = GECO(target=-100.0, alpha=0.99, step_size=1e-6, warm_start=2, beta_init=0.55)
+    geco.update(torch.tensor(50.0), step=5000)
+    assert float(geco.geco_C_ema) == pytest.approx(-150.0)
+    assert float(geco.geco_beta) == pytest.approx(0.55)  # no Lagrange step at the initialisation
+    geco.update(torch.tensor(40.0), step=5001)  # from now on the usual update
+    assert float(geco.geco_C_ema) == pytest.approx(-149.9, rel=1e-6)
+    assert float(geco.geco_beta) == pytest.approx(0.55 + 149.9e-6, rel=1e-6)
+
+
 def test_geco_state_follows_f2_through_the_trainer(tetrominoes_h5: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     train(_config(tetrominoes_h5, out, steps=4, log_every=1, ckpt_every=1, sets=["geco_warm_start=1"]))
