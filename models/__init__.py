@@ -11,7 +11,7 @@
 
 A model name is one of:
 
-* a built-in name (``emorl``, ``genesis``, ``genesis_s``, ``iodine``, ``slot_attention``);
+* a built-in name (``emorl``, ``genesis``, ``genesis_s``, ``genesis_v2``, ``iodine``, ``slot_attention``);
 * the name of an entry point in the group :data:`ENTRY_POINT_GROUP` (``emorl_eval.models``) that
   an installed package declares, e.g. in its ``pyproject.toml``::
 
@@ -51,9 +51,10 @@ ENTRY_POINT_GROUP = "emorl_eval.models"
 # (``Class.config_class``) and registers its presets in ``emorl_eval.models.presets``.
 _REGISTRY: dict[str, str] = {
     "emorl": "emorl_eval.models.efficient_morl:EfficientMORL",
-    # comparison models (models/genesis.py, models/iodine.py, models/slot_attention.py)
+    # comparison models (models/genesis.py, models/genesis_v2.py, models/iodine.py, models/slot_attention.py)
     "genesis": "emorl_eval.models.genesis:Genesis",
     "genesis_s": "emorl_eval.models.genesis:GenesisS",
+    "genesis_v2": "emorl_eval.models.genesis_v2:GenesisV2",
     "iodine": "emorl_eval.models.iodine:IODINE",
     "slot_attention": "emorl_eval.models.slot_attention:SlotAttention",
 }

@@ -158,7 +158,7 @@ def config_from_flags(flags: dict[str, Any], source: Path) -> tuple[str, dict[st
         if feat > 64 or feat % 8:
             raise _unsupported(source, "feat_dim", feat, "multiples of 8 up to 64")
         return "genesis_v2", {**common, "feat_dim": feat, "kernel": kernel, "semiconv": bool(flags.get("semiconv", True)),
-                              "sigma": std2}
+                              "sigma": std2, "montecarlo_kl": True}
     if not flags.get("montecarlo_kl", True):
         raise _unsupported(source, "montecarlo_kl", flags["montecarlo_kl"], "true (the official GENESIS asserts it)")
     if flags.get("comp_symmetric", False):  # absent in old flags.json: False

@@ -238,5 +238,5 @@ def _peer_loader(name: str) -> Callable[[], None]:
     return load
 
 
-for _peer in ("genesis", "genesis_s", "slot_attention", "iodine"):
+for _peer in ("genesis", "genesis_s", "genesis_v2", "slot_attention", "iodine"):
     _LOADERS[_peer] = _peer_loader(_peer)

@@ -160,3 +160,78 @@ def genesis_forward(sd: State, x: Tensor, K: int) -> dict[str, Tensor]:
         kl = kl + (log_q - log_p).sum(dim=1)
     return {"log_m_k": torch.stack(log_m_k, 1), "x_r_k": torch.stack(x_r_k, 1), "recon": recon, "err": err,
             "kl": kl, "mu_m": torch.stack(mu_k, 1), "mu_c": mu_c.view(K, b, -1).transpose(0, 1)}
+
+
+def _gn(x: Tensor, sd: State, p: str) -> Tensor:
+    return F.group_norm(x, 8, sd[p + ".weight"], sd[p + ".bias"], 1e-5)
+
+
+def _conv_gn_relu(x: Tensor, sd: State, p: str) -> Tensor:
+    """Official ConvGNReLU: ``p.0`` conv 3x3 (no bias, padding 1), ``p.1`` GroupNorm(8), ReLU."""
+    return F.relu(_gn(F.conv2d(x, sd[p + ".0.weight"], None, 1, 1), sd, p + ".1"))
+
+
+def genesisv2_forward(sd: State, x: Tensor, K: int, rand_pixel: Tensor, sigma: float = 0.7) -> dict[str, Tensor]:
+    """Official GENESIS-v2 (gaussian kernel, semiconv, autoregressive prior), Gaussian noise zero."""
+    b, _, s, _ = x.shape
+    blocks = int(math.log2(s) - 1)
+    # UNet
+    skips, h = [], x
+    for i in range(blocks):
+        h = _conv_gn_relu(h, sd, f"encoder.down.{i}")
+        skips.append(h)
+        if i < blocks - 1:
+            h = F.interpolate(h, scale_factor=0.5, mode="nearest")
+    h = F.relu(_lin(h.flatten(1), sd, "encoder.mlp.1"))
+    h = F.relu(_lin(h, sd, "encoder.mlp.3"))
+    h = F.relu(_lin(h, sd, "encoder.mlp.5")).view(b, -1, 4, 4)
+    for i in range(blocks):
+        h = _conv_gn_relu(torch.cat([h, skips[-1 - i]], dim=1), sd, f"encoder.up.{i}")
+        if i < blocks - 1:
+            h = F.interpolate(h, scale_factor=2.0, mode="nearest")
+    enc = F.relu(h)
+    # IC-SBP
+    feats = _conv_gn_relu(enc, sd, "seg_head")
+    colour = sd["att_process.colour_head.gate.gate"] * F.conv2d(
+        feats, sd["att_process.colour_head.conv.weight"], sd["att_process.colour_head.conv.bias"])
+    g1, g2 = _coords(s, x)
+    colour = colour + torch.cat([torch.zeros(1, colour.shape[1] - 2, s, s, dtype=x.dtype),
+                                 g1.view(1, 1, s, s), g2.view(1, 1, s, s)], dim=1)
+    log_m_k, log_s_k = [], [torch.zeros(b, 1, s, s, dtype=x.dtype)]
+    for step in range(K - 1):
+        probs = rand_pixel * log_s_k[step].exp()
+        idx = probs.flatten(2).argmax(2).flatten()
+        seed = torch.stack([colour.flatten(2)[i, :, idx[i]] for i in range(b)])
+        dist = ((colour - seed.view(b, -1, 1, 1)) ** 2).sum(1)
+        alpha = torch.exp(-dist / sd["att_process.log_sigma"].exp()).unsqueeze(1)
+        alpha = alpha + (alpha.clamp(0.01, 0.99) - alpha)
+        log_m_k.append(log_s_k[step] + torch.log(alpha))
+        log_s_k.append(log_s_k[step] + torch.log(1 - alpha))
+    log_m_k.append(log_s_k[-1])
+    # component latents (means)
+    feat = F.conv2d(_conv_gn_relu(enc, sd, "feat_head.0"), sd["feat_head.1.weight"], sd["feat_head.1.bias"])
+    mu_k, sigma_k = [], []
+    for log_m in log_m_k:
+        m = log_m.exp()
+        obj = (m * feat).sum((2, 3)) / (m.sum((2, 3)) + 1e-5)
+        hid = F.layer_norm(obj, (obj.shape[1],), sd["z_head.0.weight"], sd["z_head.0.bias"], 1e-5)
+        hid = F.relu(_lin(hid, sd, "z_head.1"))
+        mu, raw = _lin(hid, sd, "z_head.3").chunk(2, dim=1)
+        mu_k.append(mu)
+        sigma_k.append(_to_sigma(raw))
+    # decoder, softmax masks
+    x_r_k, logits_k = [], []
+    for z in mu_k:
+        d = _broadcast(z, s // 16)
+        for i in (1, 4, 7, 10):
+            d = F.conv_transpose2d(d, sd[f"decoder_module.{i}.weight"], sd[f"decoder_module.{i}.bias"], 2, 2, 1)
+            d = F.relu(_gn(d, sd, f"decoder_module.{i + 1}"))
+        d = F.conv2d(d, sd["decoder_module.13.weight"], sd["decoder_module.13.bias"])
+        x_r_k.append(torch.sigmoid(d[:, :3]))
+        logits_k.append(d[:, 3:])
+    log_m_r_k = list(torch.unbind(F.log_softmax(torch.stack(logits_k, dim=4), dim=4), dim=4))
+    recon = (torch.stack(log_m_r_k, dim=4).exp() * torch.stack(x_r_k, dim=4)).sum(dim=4)
+    err = _err(x, log_m_r_k, x_r_k, sigma)
+    kl = torch.stack(_mask_prior_kl(mu_k, mu_k, sigma_k, sd)).sum(0)
+    return {"log_m_k": torch.stack(log_m_k, 1), "log_m_r_k": torch.stack(log_m_r_k, 1), "x_r_k": torch.stack(x_r_k, 1),
+            "recon": recon, "err": err, "kl": kl, "mu": torch.stack(mu_k, 1)}

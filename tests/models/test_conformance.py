@@ -169,4 +169,7 @@ def test_probes_are_well_formed(built) -> None:
             torch.testing.assert_close(value, out2[key], rtol=0, atol=0)  # pure function
             if key not in probe.invariant_keys:
                 assert value.shape[:2] == (2, k), (probe.name, key)
-        assert probe.claimed == model.slot_equivariant or not probe.claimed
+    # an ordered model (slot_equivariant=False) may claim the parts its design makes symmetric (the
+    # GENESIS-v2 decoder: per slot, softmax over K) but exposes where the order enters unclaimed
+    if probes and not model.slot_equivariant:
+        assert not all(probe.claimed for probe in probes)

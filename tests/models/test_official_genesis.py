@@ -179,3 +179,38 @@ def test_pixel_std1_is_the_first_components_sigma(shared_dir: Path, tmp_path: Pa
         ref = genesis_forward(sd, x, 4)
     assert model.config.sigma_first == pytest.approx(0.5)
     torch.testing.assert_close(out.nll, ref["err"], rtol=1e-10, atol=0.0)
+
+
+def test_genesisv2_forward_matches_literal_reference(shared_dir: Path, tmp_path: Path) -> None:
+    from tests.models.genesis_reference import genesisv2_forward
+
+    ckpt, flags = fixture_files(shared_dir, "genesisv2_multi_dsprites")
+    model = models.load(run_folder(tmp_path, ckpt, flags, "model.ckpt-latest")).double()
+    assert type(model).__name__ == "GenesisV2" and model.num_slots == 5
+    x = squares(2, 64).double()
+    noise = zero_noise(model, 2)
+    noise["rand_pixel"] = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    with torch.no_grad():
+        out = model(x, noise=noise)
+        ref = genesisv2_forward(official_state(ckpt), x, 5, noise["rand_pixel"])
+    tol = dict(rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(out.masks, ref["log_m_r_k"].exp(), **tol)
+    torch.testing.assert_close(out.stages[0].masks, ref["log_m_k"].exp(), **tol)
+    torch.testing.assert_close(out.components, ref["x_r_k"], **tol)
+    torch.testing.assert_close(out.recon, ref["recon"], **tol)
+    torch.testing.assert_close(out.nll, ref["err"], rtol=1e-10, atol=0.0)
+    torch.testing.assert_close(out.kl, ref["kl"], rtol=1e-9, atol=1e-8)
+    torch.testing.assert_close(out.latents, ref["mu"], **tol)
+    # the masks are not all the same: every IC-SBP step picked a seed
+    assert (out.stages[0].masks.amax(dim=(2, 3, 4)) > 0.5).sum() >= 4
+    saved = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert float(model.geco_beta) == pytest.approx(float(saved["beta"]))
+    assert model.att_process.log_sigma.dtype == torch.float64
+
+
+def test_genesisv2_unsupported_flag_is_one_line(shared_dir: Path, tmp_path: Path) -> None:
+    ckpt, flags = fixture_files(shared_dir, "genesisv2_multi_dsprites")
+    path = _edited(tmp_path, ckpt, flags, flag_edit=lambda f: f.__setitem__("dynamic_K", True))
+    with pytest.raises(CheckpointError) as exc:
+        models.load(path)
+    assert "dynamic_K=True is not supported" in _one_line(exc)
