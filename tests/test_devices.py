@@ -13,7 +13,7 @@ from emorl_eval.devices import resolve_device
 from emorl_eval.errors import CheckpointError, ConfigError
 from tests.cli_run import run_cli
 
-ZOO = "zoo:emorl-tetrominoes-s1"
+ZOO = "zoo:emorl-tetrominoes-nogeco-s1"
 
 
 @pytest.fixture

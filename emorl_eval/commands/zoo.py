@@ -16,8 +16,8 @@ def zoo_group() -> None:
     \b
     Example:
       emorl-eval zoo list
-      emorl-eval zoo show emorl-tetrominoes-s1
-      emorl-eval evaluate --ckpt zoo:emorl-tetrominoes-s1 --data data/tetrominoes.h5
+      emorl-eval zoo show emorl-tetrominoes-nogeco-s1
+      emorl-eval evaluate --ckpt zoo:emorl-tetrominoes-nogeco-s1 --data data/tetrominoes.h5
     """
 
 
@@ -62,7 +62,7 @@ def zoo_show(name: str) -> None:
 
 @zoo_group.command("add")
 @click.argument("run", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--name", required=True, help="Zoo name, e.g. emorl-tetrominoes-s1.")
+@click.option("--name", required=True, help="Zoo name, e.g. emorl-tetrominoes-nogeco-s1.")
 @click.option("--data", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Dataset whose test split the card's numbers are measured on.")
 @click.option("--num", default=320, show_default=True, type=click.IntRange(min=1), help="Test images evaluated.")

@@ -9,9 +9,11 @@ Each entry is a folder ``emorl_eval/zoo/NAME/`` laid out like a run folder, so e
   machine, the commit, and the evaluation numbers measured on this very checkpoint;
 * ``eval/per_image.csv``, ``eval/summary.csv``: that evaluation (``emorl-eval evaluate``).
 
+A renamed entry lists its old names in the card's ``previous_names``; they keep resolving.
+
     >>> from emorl_eval import zoo
-    >>> zoo.names()                              # ['emorl-tetrominoes-s1', ...]
-    >>> zoo.resolve("zoo:emorl-tetrominoes-s1")  # Path(.../emorl_eval/zoo/emorl-tetrominoes-s1/checkpoint.pt)
+    >>> zoo.names()                                     # ['emorl-tetrominoes-geco-s1', ...]
+    >>> zoo.resolve("zoo:emorl-tetrominoes-nogeco-s1")  # Path(.../zoo/emorl-tetrominoes-nogeco-s1/checkpoint.pt)
 
 Extra zoo folders (e.g. a lab's own) can be listed in ``EMORL_EVAL_ZOO_PATH`` (``os.pathsep``
 separated); the shipped one is searched last. Nothing is ever downloaded.
@@ -96,6 +98,9 @@ def entry(name: str) -> ZooEntry:
     known = entries()
     for candidate in known:
         if candidate.name == name:
+            return candidate
+    for candidate in known:  # a renamed entry answers to its old names (card "previous_names")
+        if name in (candidate.card.get("previous_names") or []):
             return candidate
     listing = ", ".join(e.name for e in known) or "none (the zoo is empty)"
     raise CheckpointError(f"unknown zoo model {name!r}; known: {listing} (emorl-eval zoo list)")

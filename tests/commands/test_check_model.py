@@ -65,7 +65,7 @@ def test_a_checkpoint_is_checked_with_its_own_weights(capsys, tmp_path: Path) ->
 
 @pytest.mark.parametrize("argv, phrase", [
     ([], "give exactly one of SPEC"),
-    (["emorl", "--ckpt", "zoo:emorl-tetrominoes-s1"], "give exactly one of SPEC"),
+    (["emorl", "--ckpt", "zoo:emorl-tetrominoes-nogeco-s1"], "give exactly one of SPEC"),
     (["no_such_pkg.mod:Model"], "cannot import 'no_such_pkg.mod'"),
     (["tests.models.broken_plugins:NotAModel"], "not a subclass"),
     (["nope"], "unknown model 'nope'"),

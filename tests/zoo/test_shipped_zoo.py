@@ -16,7 +16,8 @@ from emorl_eval import models
 from emorl_eval import zoo
 
 #: what the README and the demo promise
-EXPECTED = {"emorl-tetrominoes-s1", "emorl-tetrominoes-s2", "emorl-tetrominoes-s3", "slot-attention-tetrominoes-s1"}
+EXPECTED = {"emorl-tetrominoes-nogeco-s1", "emorl-tetrominoes-nogeco-s2", "emorl-tetrominoes-nogeco-s3",
+            "slot-attention-tetrominoes-s1"}
 #: a shipped model reproduces its card's FG-ARI within this margin on 64 other held-out images
 CARD_MARGIN = 0.08
 #: and beats a random init of its own config by at least this much FG-ARI (it has learned)
@@ -57,6 +58,16 @@ def test_checkpoint_is_weights_only_and_matches_its_card(entry: zoo.ZooEntry) ->
     assert hashlib.sha256(entry.checkpoint.read_bytes()).hexdigest() == entry.card["checkpoint_sha256"]
     assert entry.card["commit"] and entry.card["command"].startswith("emorl-eval train ")
     assert entry.card["evaluation"]["num_images"] == 320
+    # the card's preset names the recipe: building it gives the checkpoint's own config
+    assert ckpt["preset"] == entry.card["preset"]
+    built = models.build(entry.card["model"], entry.card["preset"]).config_dict()
+    assert json.loads(json.dumps(built)) == json.loads(json.dumps(ckpt["config"]))
+
+
+def test_renamed_entries_answer_to_their_old_names() -> None:
+    for number in (1, 2, 3):
+        assert zoo.entry(f"zoo:emorl-tetrominoes-s{number}").name == f"emorl-tetrominoes-nogeco-s{number}"
+        assert zoo.resolve(f"zoo:emorl-tetrominoes-s{number}") == zoo.resolve(f"zoo:emorl-tetrominoes-nogeco-s{number}")
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.card["dataset"] == "tetrominoes"],
@@ -78,7 +89,7 @@ def test_segments_held_out_tetrominoes(entry: zoo.ZooEntry, held_out: Path) -> N
 def test_symmetry_of_the_learned_emorl_holds_and_is_informative() -> None:
     from emorl_eval.symmetry import check_model
 
-    table = check_model(models.load("zoo:emorl-tetrominoes-s1"), batch_size=2, seeds=(0,), num_perms=2)
+    table = check_model(models.load("zoo:emorl-tetrominoes-nogeco-s1"), batch_size=2, seeds=(0,), num_perms=2)
     assert table["passed"].all(), table[~table["passed"]]
     informative = table["informative"].dropna()
     assert len(informative) and informative.astype(bool).all(), table[["component", "output", "sensitivity"]]
@@ -88,11 +99,11 @@ def test_dci_of_the_learned_emorl_beats_a_random_init(held_out: Path, tmp_path: 
     from emorl_eval.dci.pipeline import run_dci
     from emorl_eval.models.checkpoints import save_checkpoint
 
-    learned = models.load("zoo:emorl-tetrominoes-s1")
+    learned = models.load("zoo:emorl-tetrominoes-nogeco-s1")
     torch.manual_seed(0)
     random_init = type(learned)(learned.config)
     random_ckpt = save_checkpoint(tmp_path / "random.pt", random_init, step=0)
-    result = run_dci([zoo.resolve("zoo:emorl-tetrominoes-s1"), random_ckpt], held_out, num=64, n_jobs=1,
+    result = run_dci([zoo.resolve("zoo:emorl-tetrominoes-nogeco-s1"), random_ckpt], held_out, num=64, n_jobs=1,
                      progress=False)
     runs = result.runs.set_index("checkpoint")
     zoo_row, random_row = runs.iloc[0], runs.iloc[1]
