@@ -33,10 +33,11 @@ from emorl_eval.metrics import kl_per_image, mask_metrics, mse
 #: metric columns of the per-image table, in display order
 METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou", "nll",
                                    "slots_used")
-#: identity columns of the per-image table
+#: identity columns of the per-image table (``likelihood`` and ``sigma``: what ``nll`` is, from
+#: ``model.likelihood_info()``; NLLs of different likelihoods are not comparable)
 ID_COLUMNS: tuple[str, ...] = (
     "model", "preset", "dataset", "split", "checkpoint", "checkpoint_sha256", "checkpoint_step", "eval_seed",
-    "refinement_steps", "image_index",
+    "refinement_steps", "likelihood", "sigma", "image_index",
 )
 #: human-readable names for tables and figures
 METRIC_LABELS: dict[str, str] = {
@@ -177,7 +178,8 @@ def evaluate_model(
 
     Returns:
         One row per image: :data:`ID_COLUMNS` then :data:`METRIC_COLUMNS` (float64; ARI, mSC, mBO,
-        SC, matched IoU in [0, 1]; MSE per pixel-channel; KL and NLL in nats per image).
+        SC, matched IoU in [0, 1]; MSE per pixel-channel; KL and NLL in nats per image; KL is NaN,
+        written empty, for a model without a KL term).
 
     Raises:
         DataError / ConfigError: incompatible image sizes, empty dataset, bad arguments.
@@ -199,6 +201,9 @@ def evaluate_model(
     finally:
         model.train(was_training)  # leave the caller's model as it was
 
+    if not getattr(model, "has_kl", True):  # no KL term (e.g. Slot Attention): n/a, not 0
+        columns["kl"] = [np.full(len(part), np.nan) for part in columns["kl"]]
+    likelihood = model.likelihood_info() if hasattr(model, "likelihood_info") else {}
     meta = dict(metadata or {})
     df = pd.DataFrame({
         "model": getattr(model, "model_name", type(model).__name__),
@@ -210,6 +215,8 @@ def evaluate_model(
         "checkpoint_step": meta.pop("checkpoint_step", None),
         "eval_seed": int(seed),
         "refinement_steps": steps,
+        "likelihood": likelihood.get("likelihood"),
+        "sigma": likelihood.get("sigma"),
         "image_index": np.concatenate(indices).astype(np.int64),
         **{key: np.concatenate(columns[key]).astype(np.float64) for key in METRIC_COLUMNS},
     })
@@ -223,20 +230,37 @@ def summarize(df: pd.DataFrame, metrics: Iterable[str] = METRIC_COLUMNS) -> pd.D
 
     Returns:
         Long table, one row per metric: ``metric, label, mean, std, n`` (NaN values, e.g. a model
-        that does not report NLL, are skipped; metrics with no value at all are dropped).
+        that does not report NLL, are skipped; a metric with no value at all, e.g. the KL of a
+        model without a KL term, has ``n`` 0 and empty ``mean``/``std``: shown as n/a). The NLL's
+        label names its likelihood and sigma when ``df`` has them.
     """
     rows = []
     for metric in metrics:
         if metric not in df:
             continue
+        label = METRIC_LABELS.get(metric, metric)
+        if metric == "nll":
+            label = nll_label(df)
         values = pd.to_numeric(df[metric], errors="coerce").dropna()
         if values.empty:
+            rows.append({"metric": metric, "label": label, "mean": math.nan, "std": math.nan, "n": 0})
             continue
         # equal values have std 0 exactly (pandas' two-pass std leaves ~1e-17 of rounding)
         std = float(values.std(ddof=1)) if len(values) > 1 and values.nunique() > 1 else 0.0
-        rows.append({"metric": metric, "label": METRIC_LABELS.get(metric, metric),
+        rows.append({"metric": metric, "label": label,
                      "mean": float(values.mean()), "std": std, "n": int(len(values))})
     return pd.DataFrame(rows, columns=["metric", "label", "mean", "std", "n"])
+
+
+def nll_label(df: pd.DataFrame) -> str:
+    """``NLL (nats; gaussian, sigma 0.1)``: the NLL's label with the likelihood it is of."""
+    if "likelihood" not in df or df["likelihood"].isna().all():
+        return METRIC_LABELS["nll"]
+    likelihood = str(df["likelihood"].iloc[0])
+    sigma = df["sigma"].iloc[0] if "sigma" in df else None
+    if likelihood == "sse":
+        return "NLL (sum of squared errors, no likelihood)"
+    return f"NLL (nats; {likelihood}" + (f", sigma {float(sigma):g})" if pd.notna(sigma) else ")")
 
 
 def format_value(value: float) -> str:
@@ -253,7 +277,8 @@ def summary_markdown(summary: pd.DataFrame, title: str | None = None) -> str:
     lines = [f"**{title}**", ""] if title else []
     lines += ["| metric | mean ± std | n |", "|---|---|---|"]
     for r in summary.itertuples():
-        lines.append(f"| {r.label} | {format_value(r.mean)} ± {format_value(r.std)} | {r.n} |")
+        shown = "n/a" if r.n == 0 else f"{format_value(r.mean)} ± {format_value(r.std)}"
+        lines.append(f"| {r.label} | {shown} | {r.n} |")
     return "\n".join(lines) + "\n"
 
 
@@ -422,7 +447,7 @@ def write_evaluation(df: pd.DataFrame, out: Any, warnings: list[str] | None = No
 
     ``summary.csv`` is long: ``metric, label, mean, std, n`` plus the run's identity columns
     (model, preset, dataset, split, checkpoint, checkpoint_sha256, checkpoint_step, eval_seed,
-    refinement_steps) and
+    refinement_steps, likelihood, sigma) and
     ``warnings`` (``emorl_eval.diagnostics.evaluation_warnings`` of ``df`` unless given).
     """
     from emorl_eval.diagnostics import evaluation_warnings, joined
@@ -430,7 +455,7 @@ def write_evaluation(df: pd.DataFrame, out: Any, warnings: list[str] | None = No
     out = prepare_out_dir(out)
     summary = summarize(df)
     for col in ("model", "preset", "dataset", "split", "checkpoint", "checkpoint_sha256", "checkpoint_step",
-                "eval_seed", "refinement_steps"):
+                "eval_seed", "refinement_steps", "likelihood", "sigma"):
         if col in df:
             summary[col] = df[col].iloc[0]
     summary["warnings"] = joined(evaluation_warnings(df) if warnings is None else warnings)

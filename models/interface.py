@@ -160,10 +160,21 @@ class ObjectCentricModel(nn.Module, abc.ABC):
     slot_equivariant: ClassVar[bool] = True
     #: check every forward's output against the contract (``emorl_eval.models.validation``)
     validate_outputs: ClassVar[bool] = True
+    #: False for a model without a KL term (a deterministic autoencoder such as Slot Attention):
+    #: its ``kl`` is zeros, which evaluations report as n/a (empty in CSV files), not as a KL of 0
+    has_kl: ClassVar[bool] = True
 
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config
+
+    def likelihood_info(self) -> dict[str, Any]:
+        """What ``nll`` measures: ``{"likelihood": name or None, "sigma": pixel std or None}``
+        (shown beside the NLL in evaluations, since NLLs of different likelihoods differ in
+        scale). Default: the config's ``likelihood`` and ``sigma`` fields, where it has them."""
+        sigma = getattr(self.config, "sigma", None)
+        return {"likelihood": getattr(self.config, "likelihood", None),
+                "sigma": float(sigma) if isinstance(sigma, (int, float)) else None}
 
     # --- sizes ----------------------------------------------------------------------------
     @property

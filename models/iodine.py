@@ -157,6 +157,10 @@ class IODINE(ObjectCentricModel):
     supports_refinement: ClassVar[bool] = True
     slot_equivariant: ClassVar[bool] = True
 
+    def likelihood_info(self) -> dict[str, Any]:
+        """``nll``: a Gaussian pixel mixture over the slots with fixed ``sigma``."""
+        return {"likelihood": "gmm", "sigma": float(self.config.sigma)}
+
     def __init__(self, config: IODINEConfig) -> None:
         super().__init__(config)
         cfg = self.config

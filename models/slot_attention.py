@@ -83,6 +83,12 @@ class SlotAttention(ObjectCentricModel):
     config_class: ClassVar[type] = SlotAttentionConfig
     supports_refinement: ClassVar[bool] = False
     slot_equivariant: ClassVar[bool] = True
+    #: a deterministic autoencoder: no prior, no KL (its ``kl`` is zeros; reported as n/a)
+    has_kl: ClassVar[bool] = False
+
+    def likelihood_info(self) -> dict[str, Any]:
+        """``nll`` is the per-image sum of squared errors (no likelihood, no sigma)."""
+        return {"likelihood": "sse", "sigma": None}
 
     def __init__(self, config: SlotAttentionConfig) -> None:
         super().__init__(config)

@@ -109,9 +109,17 @@ def info_cmd(file: Path) -> None:
     click.echo(f"{size}, max objects M={info.max_objects}")
     if "seed" in info.attrs and int(info.attrs["seed"]) >= 0:
         click.echo(f"generated with seed {info.attrs['seed']}, options {info.attrs.get('options', '{}')}")
-    click.echo("factors: " + (", ".join(
-        f"{s.name} ({s.kind}{'' if s.num_classes is None else f', {s.num_classes} classes'})"
-        for s in info.factor_specs) or "none"))
+    names = [f"{s.name} ({s.kind}{'' if s.num_classes is None else f', {s.num_classes} classes'})"
+             for s in info.factor_specs]
+    columns = list(names)
+    if info.visibility_column is not None:
+        columns.insert(info.visibility_column, "visibility (1 = the object is in the image)")
+    stored = max((s.factor_shape[-1] for s in info.splits if s.factor_shape), default=0)
+    columns += ["not read by emorl-eval"] * (stored - len(columns))
+    click.echo("factors: " + (", ".join(names) or "none"))
+    if columns:
+        click.echo("factor array [M+1 entities, columns]: " + ", ".join(
+            f"{i}: {name.split(' (')[0] if name in names else name}" for i, name in enumerate(columns)))
     for s in info.splits:
         per = ", ".join(f"{k}: {v}" for k, v in s.objects_per_image.items())
         click.echo(f"  {s.name:5s} {s.num_images:8d} images  imgs {s.image_shape}  masks {s.mask_shape}  "

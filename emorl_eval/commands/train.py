@@ -45,7 +45,11 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the
     first step), OUT/metrics.csv (loss, nll, kl, GECO terms, lr, grad_norm, steps_per_s every
     --log-every steps) and OUT/checkpoint_<7-digit step>.pt (e.g. checkpoint_0010000.pt) + OUT/checkpoint_last.pt.
-    SIGTERM, Ctrl-C and --max-minutes stop the run cleanly: a checkpoint of the step
+    loss is the objective the optimiser minimised, not nll + kl: EfficientMORL sums the losses of
+    its I+1 inference steps with weights (I+3-i)/(I+1), each nll + kl_beta*kl without GECO or GECO's
+    Lagrangian kl_beta*kl - softplus(geco_beta)*(C - nll) while GECO is active (it can be
+    negative); nll and kl are the final step's, per image, in nats (kl empty for models without one,
+    e.g. Slot Attention). Column docs: emorl_eval/training/metrics_log.py. SIGTERM, Ctrl-C and --max-minutes stop the run cleanly: a checkpoint of the step
     reached is written first, and --resume continues from it.
 
     \b
@@ -105,7 +109,23 @@ def _print_summary(run_dir) -> None:
         click.echo(f"run: {run_dir}")
         return
     last = pd.read_csv(metrics).iloc[-1]
-    keys = [k for k in ("step", "loss", "nll", "kl", "geco_beta", "lr", "steps_per_s") if k in last.index]
+    geco = _uses_geco(run_dir)
+    keys = [k for k in ("step", "loss", "nll", "kl", "geco_beta", "lr", "steps_per_s")
+            if k in last.index and (geco or not k.startswith("geco_"))]
     click.echo(f"run: {run_dir}")
     for key in keys:
-        click.echo(f"  {key:<12} {last[key]:.6g}")
+        click.echo(f"  {key:<12} {'n/a' if pd.isna(last[key]) else format(last[key], '.6g')}")
+    click.echo("  (loss: the training objective" + (", GECO's Lagrangian" if geco else "")
+               + ", summed over inference steps where the model has several; not nll + kl)")
+
+
+def _uses_geco(run_dir) -> bool:
+    """Whether the run's model trains with GECO (config.json's model_config.use_geco; True when
+    the model has no such field but logs GECO terms)."""
+    import json
+
+    try:
+        config = json.loads((run_dir / "config.json").read_text()).get("model_config", {})
+    except (OSError, ValueError):
+        return True
+    return bool(config.get("use_geco", True))

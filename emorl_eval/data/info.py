@@ -34,6 +34,8 @@ class FileInfo:
     clevr_crop: bool
     splits: list[SplitInfo]
     attrs: dict
+    #: index of the per-object visibility column in ``factors`` (after the factor columns), or None
+    visibility_column: int | None = None
 
 
 def file_info(path: str | os.PathLike, max_scan: int = 2000) -> FileInfo:
@@ -66,4 +68,5 @@ def file_info(path: str | os.PathLike, max_scan: int = 2000) -> FileInfo:
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in h.attrs.items()}
     assert layout is not None
     return FileInfo(path, layout.dataset_name, layout.official, layout.factor_specs, max_objects,
-                    layout.image_size, layout.mask_size, layout.clevr_crop, splits, attrs)
+                    layout.image_size, layout.mask_size, layout.clevr_crop, splits, attrs,
+                    layout.visibility_column)

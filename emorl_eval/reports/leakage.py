@@ -47,9 +47,11 @@ ABS_FLOOR = 1e-7
 class LeakageResult:
     """Attributes:
         per_triple: one row per (image, slot, dim): ``image, slot, dim, change, leak, included``
-            (``change`` is the mean absolute change per pixel-channel and value).
+            (``slot`` numbered from 1 as in the figures and ``--slot``; ``image`` and ``dim`` are
+            0-based indices; ``change`` is the mean absolute change per pixel-channel and value,
+            in [0, 1] image units).
         score: mean ``leak`` over included triples (NaN if none).
-        per_slot: mean ``leak`` per slot over included triples.
+        per_slot: mean ``leak`` per slot (index: slot numbered from 1) over included triples.
         n_included: number of included triples.
         max_change: the largest mean absolute change of any triple (how strongly the latents
             act on the image at all; tiny for an untrained or collapsed model).
@@ -66,7 +68,7 @@ class LeakageResult:
         """One row: ``leakage, n_included, n_triples, leakage_slot<k>...``."""
         row = {"leakage": self.score, "n_included": self.n_included, "n_triples": len(self.per_triple),
                "max_change": self.max_change}
-        row.update({f"leakage_slot{int(k) + 1}": float(v) for k, v in self.per_slot.items()})
+        row.update({f"leakage_slot{int(k)}": float(v) for k, v in self.per_slot.items()})
         return pd.DataFrame([row])
 
 
@@ -120,7 +122,7 @@ def measure_leakage(model, images: Tensor, range_images: Tensor | None = None, d
                 outside, tot = leakage_terms(base_recon[i], base_masks[i], slot, recon[sl], masks[sl])
                 change = float(tot.sum()) / (3 * h * w * steps)
                 leak = float(outside.sum() / tot.sum()) if float(tot.sum()) > 0 else float("nan")
-                rows.append({"image": i, "slot": slot, "dim": d, "change": change, "leak": leak})
+                rows.append({"image": i, "slot": slot + 1, "dim": d, "change": change, "leak": leak})
     df = pd.DataFrame(rows)
     threshold = max(ABS_FLOOR, min_change * float(df["change"].max()))
     df["included"] = df["change"] >= threshold

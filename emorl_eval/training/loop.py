@@ -399,7 +399,9 @@ class _Trainer:
         logged = {
             "loss": out.loss.detach().float(),
             "nll": out.nll.detach().float().mean(),
-            "kl": out.kl.detach().float().mean(),
+            # a model without a KL term (Slot Attention) logs none: metrics.csv leaves the cell empty
+            "kl": out.kl.detach().float().mean() if getattr(model, "has_kl", True)
+            else torch.tensor(math.nan, device=ctx.device),
             "grad_norm": grad_norm.detach().float(),
         }
         for key, value in out.extras.items():

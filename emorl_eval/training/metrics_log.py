@@ -1,8 +1,21 @@
 """``metrics.csv``: one row per logging interval.
 
-Columns are ``step`` first, then whatever the trainer logs (loss, nll, kl, the model's extras
-such as ``geco_beta``, lr, steps_per_s, ...). A column that appears later (a GECO term that starts
-after the warm start) extends the header; the file is rewritten once when that happens.
+Columns are ``step`` first, then whatever the trainer logs, each the mean over the row's steps
+(and ranks):
+
+- ``loss``: the objective the optimiser minimised, the model's ``ModelOutput.loss``; it is not
+  ``nll + kl``. EfficientMORL sums the losses of its I+1 inference steps with weights
+  ``(I + 3 - i) / (I + 1)``, and each step's loss is ``nll + kl_beta * kl`` without GECO, or GECO's
+  Lagrangian ``kl_beta * kl - softplus(geco_beta) * (C - nll)`` (C the reconstruction target;
+  negative once the target is met) while GECO is active; other models document theirs;
+- ``nll``, ``kl``: per image, of the final inference step, in nats (empty for a model without a KL
+  term, e.g. Slot Attention, whose ``nll`` is a sum of squared errors);
+- the model's extras (``geco_beta``, ``geco_C_ema``, ... for GECO; written even where GECO is
+  off, when they are constants), ``grad_norm``, ``lr``, ``refinement_steps``, ``steps_per_s``,
+  ``images_per_s``.
+
+A column that appears later (a GECO term that starts after the warm start) extends the header; the
+file is rewritten once when that happens. NaN values are written as empty cells.
 """
 
 from __future__ import annotations
@@ -59,4 +72,6 @@ class MetricsCsv:
 
 
 def _fmt(value: Any) -> Any:
-    return f"{value:.7g}" if isinstance(value, float) else value
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.7g}"  # NaN: an empty cell
+    return value

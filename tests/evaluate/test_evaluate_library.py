@@ -68,7 +68,7 @@ def test_summarize_mean_std() -> None:
     s = summarize(df).set_index("metric")
     assert s.loc["ari_fg", "mean"] == 0.5 and s.loc["ari_fg", "std"] == pytest.approx(0.5)
     assert s.loc["mse", "std"] == 0.0 and s.loc["ari_fg", "n"] == 3
-    assert "nll" not in s.index  # no values at all
+    assert s.loc["nll", "n"] == 0 and np.isnan(s.loc["nll", "mean"])  # no values at all: shown as n/a
 
 
 def test_equal_values_have_a_zero_std_not_rounding_noise() -> None:

@@ -36,3 +36,12 @@ def test_leakage_terms_by_hand() -> None:
     moved = torch.tensor([[[[1.0, 1.0]]], [[[0.0, 0.0]]]])[None]
     outside, _ = leakage_terms(recon0, masks0, 0, recon, moved)
     assert float(outside) == 0.0
+
+
+def test_slots_are_numbered_from_1_in_every_output() -> None:
+    """The per-dimension table, the summary and the figures (``slot 1``) use one convention."""
+    result = measure_leakage(ToyModel(ToyConfig(coupled=True)).eval(), _images(2), dims_per_slot=1, steps=2)
+    slots = sorted(set(result.per_triple["slot"]))
+    assert slots[0] == 1 and slots == list(range(1, len(slots) + 1))
+    assert {f"leakage_slot{k}" for k in slots} <= set(result.summary().columns)
+    assert "leakage_slot0" not in result.summary().columns
