@@ -228,13 +228,25 @@ def _fitting_presets(state: dict[str, Tensor]) -> list[str]:
     return fits
 
 
+#: flags file used for official GENESIS checkpoints when a caller gives none (the CLI's --flags)
+_DEFAULT_FLAGS: Path | None = None
+
+
+def use_flags(path: str | Path | None) -> None:
+    """Make ``path`` the flags file of official GENESIS / GENESIS-v2 checkpoints loaded without an
+    explicit ``flags`` in this process (what every command's ``--flags FILE.json`` sets); None
+    restores the default (the ``flags.json`` beside each checkpoint)."""
+    global _DEFAULT_FLAGS
+    _DEFAULT_FLAGS = None if path is None else Path(path)
+
+
 def _load_official_genesis(path: Path, ckpt: dict[str, Any], flags: str | Path | None) -> ObjectCentricModel:
     """An official GENESIS / GENESIS-v2 file, built from its flags and loaded strictly."""
     from emorl_eval import models
     from emorl_eval.errors import CheckpointError, ConfigError
     from emorl_eval.models import official_genesis as og
 
-    source = og.flags_path(path, flags)
+    source = og.flags_path(path, flags if flags is not None else _DEFAULT_FLAGS)
     name, fields = og.config_from_flags(og.read_flags(source), source)
     fields = og.sigmas_from_state(name, ckpt["state_dict"], fields, path)
     try:

@@ -52,7 +52,25 @@ class CheckpointPath(click.ParamType):
 
 #: help text shared by every --ckpt option
 CKPT_HELP = ("Checkpoint: ours (runs/NAME/checkpoint_last.pt or the run folder), a zoo model "
-             "(zoo:NAME, see emorl-eval zoo list) or an official EfficientMORL one (with --preset).")
+             "(zoo:NAME, see emorl-eval zoo list), an official EfficientMORL one (with --preset) or an "
+             "official GENESIS / GENESIS-v2 one (model.ckpt-*, flags.json beside it or --flags).")
+
+
+def _record_flags(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """Set (or, without --flags, reset) the flags file official GENESIS checkpoints load with."""
+    from emorl_eval.models.checkpoints import use_flags
+
+    use_flags(value)
+
+
+def flags_option(func: Callable) -> Callable:
+    """``--flags FILE.json``: the flags of official GENESIS / GENESIS-v2 checkpoints whose run folder
+    (with its flags.json) is elsewhere; applies to every official GENESIS --ckpt of the command."""
+    return click.option(
+        "--flags", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+        expose_value=False, is_eager=True, callback=_record_flags,
+        help="flags.json of an official GENESIS / GENESIS-v2 run (default: the one beside the checkpoint).",
+    )(func)
 
 
 def resolve_device(device: str) -> str:
@@ -71,10 +89,11 @@ def run_name(ckpt: Path) -> str:
 
 
 def model_options(func: Callable) -> Callable:
-    """--ckpt, --preset, --data, --split, --refinement-steps, --seed, --device."""
+    """--ckpt, --preset, --flags, --data, --split, --refinement-steps, --seed, --device."""
     options = [
         click.option("--ckpt", required=True, type=CheckpointPath(), help=CKPT_HELP),
         click.option("--preset", default=None, help="Preset for official EfficientMORL checkpoints (they store no config)."),
+        flags_option,
         click.option("--data", required=True, type=click.Path(path_type=Path), help="Dataset file (.h5, EfficientMORL layout)."),
         click.option("--split", default="test", show_default=True, help="Split of the data file."),
         click.option("--refinement-steps", type=click.IntRange(min=0), default=None,

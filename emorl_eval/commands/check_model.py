@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, parse_overrides, OutputPath
+from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, flags_option, parse_overrides, OutputPath
 
 EXIT_RULE = """\b
 Exit status:
@@ -19,6 +19,7 @@ Exit status:
 @click.command("check-model", epilog=EXIT_RULE, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("spec", required=False)
 @click.option("--ckpt", type=CheckpointPath(exists=True), help=f"Check a trained model instead of a fresh one. {CKPT_HELP}")
+@flags_option
 @click.option("--preset", help="Preset to build SPEC with (or the preset an official EfficientMORL checkpoint needs).")
 @click.option("--set", "overrides", multiple=True, callback=parse_overrides, metavar="KEY=VALUE",
               help="Config override for SPEC (JSON value), e.g. --set num_slots=3. Repeatable.")

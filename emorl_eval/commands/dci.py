@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CheckpointPath, parse_int_list, resolve_device, run_name, OutputPath
+from emorl_eval.commands._common import CheckpointPath, flags_option, parse_int_list, resolve_device, run_name, OutputPath
 from emorl_eval.devices import DEVICE_HELP, check_device_option
 
 
 @click.command("dci")
+@flags_option
 @click.option("--ckpt", "ckpts", required=True, multiple=True, type=CheckpointPath(),
               help="Checkpoint (repeatable: several runs are aggregated into mean ± std). Ours, zoo:NAME, "
                    "or an official EfficientMORL one with --preset.")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, OutputPath
+from emorl_eval.commands._common import CKPT_HELP, CheckpointPath, OutputPath, flags_option
 from emorl_eval.devices import DEVICE_HELP, check_device_option
 
 
@@ -25,6 +25,7 @@ def common_options(fn):
         click.option("--seed", default=0, show_default=True, type=int, help="Seed of the sampling noise."),
         click.option("--preset", default=None,
                      help="Model preset for official checkpoints without a config (e.g. tetrominoes, clevr6)."),
+        flags_option,
         click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP, callback=check_device_option),
         click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar."),
     ]

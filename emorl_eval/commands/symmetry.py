@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CheckpointPath, parse_overrides, OutputPath
+from emorl_eval.commands._common import CheckpointPath, flags_option, parse_overrides, OutputPath
 
 
 def _parse_seeds(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
@@ -33,7 +33,8 @@ Exit status:
     epilog=EXIT_RULE,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-@click.option("--ckpt", type=CheckpointPath(exists=True), help="Checkpoint to check: ours, zoo:NAME or an official EfficientMORL one.")
+@flags_option
+@click.option("--ckpt", type=CheckpointPath(exists=True), help="Checkpoint to check: ours, zoo:NAME, an official EfficientMORL one or an official GENESIS / GENESIS-v2 one (flags.json beside it or --flags).")
 @click.option("--model", "model_name", help="Check a fresh random init of this model instead of a checkpoint: a built-in name, an installed plug-in's entry point or package.module:Class.")
 @click.option("--preset", help="Preset for --model, or the preset an official checkpoint needs.")
 @click.option("--set", "overrides", multiple=True, callback=parse_overrides, metavar="KEY=VALUE",
