@@ -33,6 +33,15 @@ Architecture (checked against the official code, applied-ai-lab/genesis; re-writ
 ``mu_k`` ``[B, K, 64]``. GENESIS is ordered by design: ``slot_equivariant = False``; its
 symmetry probes are exposed with ``claimed=False`` so the report shows the measured violation.
 
+Official checkpoints (``models.official_genesis``) load into these modules by a key map (the
+broadcast decoder's coordinate channels are ordered (x, y) here, (y, x) officially: the loader
+swaps the two input columns) with ``montecarlo_kl``, ``nll_constant``, ``sigma_first`` set from
+their flags. Departures from the official forward that change no number: the GMM NLL uses
+``logsumexp`` (the official plain ``log(sum(exp))`` gives ``inf`` where it underflows); the
+stick-breaking scope is a cumulative sum; std is ``softplus(.) + 1e-8`` (officially the square
+root of its square). The noise is drawn in the official order (K draws ``[B, Dm]``, then one
+``[K B, Dc]``).
+
 Generalisations (the official code accepts only 32/64/128/256 square images): the number of
 stride-2 layers of the gated encoder is 2 for sides <= 64, 3 for <= 128, 4 above; the final
 kernel covers whatever grid remains and the transposed decoder output is cropped to (H, W).
