@@ -92,3 +92,11 @@ def test_montecarlo_kl_option() -> None:
     model.config.montecarlo_kl = True
     mc = model(x, noise=noise).kl
     assert (closed >= 0).all() and not torch.allclose(closed, mc)
+
+
+def test_check_model_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli_run import run_cli
+
+    code, out, err = run_cli(["check-model", "genesis_v2", "--preset", "tiny"], capsys)
+    assert code == 0, out + err
+    assert "decoder slot equivariance" in out and "FAIL" not in out
