@@ -120,14 +120,14 @@ def heatmap(result: DCIResult, path: str | Path) -> Path:
     for ax, ((ckpt, seed), sub), shown in zip(axes.flat, groups, shown_rows):
         mat = shown.set_index("code_dim")[factors]
         sns.heatmap(mat, ax=ax, cmap="viridis", vmin=0.0, vmax=max(vmax, 1e-12), cbar=True,
-                    cbar_kws={"label": "importance"}, yticklabels=True,
-                    annot=len(factors) * len(mat) <= 200, fmt=".2f", annot_kws={"fontsize": 6})
+                    cbar_kws={"label": "importance (share of the factor's GBT, 0-1)"}, yticklabels=True,
+                    annot=len(factors) * len(mat) <= 200, fmt=".2f", annot_kws={"fontsize": 8})
         run = Path(str(ckpt))
         any_active = bool(sub["active"].any())
         note = "" if any_active else " (no active dim: all shown)"
         ax.set_title(f"{run.parent.name}/{run.name}\nseed {seed}{note}", fontsize=8)
         ax.tick_params(axis="x", labelrotation=45)
-        ax.tick_params(axis="y", labelsize=7, labelrotation=0)
+        ax.tick_params(axis="y", labelsize=8, labelrotation=0)
         ax.set_xlabel("factor")
         ax.set_ylabel(heatmap_ylabel(any_active))
     for ax in list(axes.flat)[len(groups):]:

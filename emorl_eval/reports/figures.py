@@ -7,8 +7,8 @@
   dimension linearly between its minimum and maximum over ``range_images`` images (all slots)
   and shows the decoded image.
 * :func:`stages_figure` (Figure 15): for one image, per inference stage (stochastic layers,
-  refinement steps, iterations), the decoded reconstruction, mask argmax, the K masks and, where
-  the model exposes it, the K attention maps (``forward(..., decode_stages=True)``).
+  refinement steps, iterations), the input image, the decoded reconstruction, mask argmax, the K
+  masks and, where the model exposes it, the K attention maps (``forward(..., decode_stages=True)``).
 """
 
 from __future__ import annotations
@@ -99,9 +99,10 @@ def traverse_figure(model, images: Tensor, path: str | Path, image_index: int = 
 def stages_figure(model, image: Tensor, path: str | Path, refinement_steps: int | None = None,
                   seed: int = 0, cell_px: int = 64, device: str = "cpu") -> tuple[Path, list[str]]:
     """Figure 15 for one ``image [3, H, W]``: one row per stage of ``forward(decode_stages=True)``
-    with columns recon, mask argmax, mask 1..K and, if any stage has attention, attention 1..K
-    (blank where a stage lacks the item). Returns (path, stage names); the PNG is
-    ``LABEL_PX + (2 + K [+ K]) * cell_px`` by ``TITLE_PX + S * cell_px`` pixels."""
+    with columns input (the image, repeated on every row so each stage's reconstruction sits beside
+    it), recon, mask argmax, mask 1..K and, if any stage has attention, attention 1..K (blank
+    where a stage lacks the item). Returns (path, stage names); the PNG is
+    ``LABEL_PX + (3 + K [+ K]) * cell_px`` by ``TITLE_PX + S * cell_px`` pixels."""
     x = image[None].to(device)
     check_size(model, x)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -114,7 +115,7 @@ def stages_figure(model, image: Tensor, path: str | Path, refinement_steps: int 
     has_attention = any(s.attention is not None for s in stages)
     cells = []
     for s in stages:
-        row: list[np.ndarray | None] = [to_hwc(s.recon[0]) if s.recon is not None else None]
+        row: list[np.ndarray | None] = [to_hwc(image), to_hwc(s.recon[0]) if s.recon is not None else None]
         if s.masks is not None:
             masks = s.masks[0].detach()
             row.append(colour_argmax(masks))
@@ -128,7 +129,7 @@ def stages_figure(model, image: Tensor, path: str | Path, refinement_steps: int 
             else:
                 row += [None] * k
         cells.append(row)
-    titles = ["recon", "masks"] + [f"mask {j + 1}" for j in range(k)]
+    titles = ["input", "recon", "masks"] + [f"mask {j + 1}" for j in range(k)]
     if has_attention:
         titles += [f"attn {j + 1}" for j in range(k)]
     names = [s.name for s in stages]

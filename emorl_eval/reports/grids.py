@@ -4,6 +4,7 @@ A grid of ``rows x cols`` cells, each ``cell_px`` square, plus a title strip of 
 top when there are column titles and a margin of ``label_px`` on the left when there are row
 labels: the PNG is exactly ``(label_px + cols * cell_px) x (title_px + rows * cell_px)`` pixels
 (width x height). Images are drawn with nearest-neighbour scaling so small images stay crisp.
+Titles and labels are :data:`FONT_PT` points whatever the cell size (legible at 100 % zoom).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-TITLE_PX = 20
-LABEL_PX = 72
+TITLE_PX = 24
+LABEL_PX = 128
 DPI = 100
+#: font size of column titles and row labels, points (12.5 px at DPI 100)
+FONT_PT = 9
 
 
 def grid_size(rows: int, cols: int, cell_px: int, col_titles: bool, row_labels: bool) -> tuple[int, int]:
@@ -63,7 +66,7 @@ def save_grid(cells: Sequence[Sequence[np.ndarray | None]], path: str | Path, ce
     fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI)
     left = LABEL_PX if row_labels else 0
     top = TITLE_PX if col_titles else 0
-    fontsize = max(5, min(9, cell_px // 10))
+    fontsize = FONT_PT
     for i, row in enumerate(cells):
         for j, cell in enumerate(row):
             x0 = (left + j * cell_px) / width

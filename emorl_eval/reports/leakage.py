@@ -134,18 +134,20 @@ def measure_leakage(model, images: Tensor, range_images: Tensor | None = None, d
 
 
 def change_row_label(scale: float) -> str:
-    """Label of a change-map row, its colour key: full red/green = ``scale`` (summed |RGB change|)."""
-    return f"change <= {scale:.2g}\nred: outside\ngreen: inside"
+    """Label of a change-map row, its colour key: full red/green = ``scale``, the row's largest
+    per-pixel change ``|dR| + |dG| + |dB|`` (image values in [0, 1], so at most 3)."""
+    return f"change per pixel\n|dR|+|dG|+|dB|\nfull = {scale:.2g} of 3\nred out, green in"
 
 
 def leakage_figure(model, image: Tensor, path: str | Path, range_images: Tensor | None = None,
                    steps: int = 5, candidate_dims: int = 8, refinement_steps: int | None = None, seed: int = 0,
-                   cell_px: int = 64, device: str = "cpu", bounds: tuple[Tensor, Tensor] | None = None) -> Path:
+                   cell_px: int = 80, device: str = "cpu", bounds: tuple[Tensor, Tensor] | None = None) -> Path:
     """Traversal rows for one ``image [3, H, W]``: for each slot k two rows: the decoded images
     while the slot's most image-changing dimension (of the ``candidate_dims`` widest-ranging
     ones) goes from min to max, and the change maps
     with change inside the slot's own region in green and outside (leakage) in red, full colour
-    at the row's largest change (its label gives that value: the row's colour key). The first
+    at the row's largest per-pixel change ``|dR| + |dG| + |dB|`` (its label gives that value and
+    unit: the row's colour key; the table's ``max_change`` is a mean per pixel-channel instead). The first
     column is the unperturbed reconstruction (and, below it, slot k's mask). The traversal range
     is ``bounds`` (e.g. ``LeakageResult.bounds``) or else the min/max over ``range_images``. The PNG is
     ``LABEL_PX + (1 + steps) * cell_px`` by ``TITLE_PX + 2 K cell_px`` pixels."""

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-PANELS: tuple[tuple[str, str], ...] = (("ari_fg", "ARI (fg)"), ("mse", "MSE"), ("kl", "KL (nats)"))
+PANELS: tuple[tuple[str, str], ...] = (("ari_fg", "ARI (fg, 0-1)"), ("mse", "MSE (per pixel-channel, [0, 1] scale)"),
+                                       ("kl", "KL (nats per image)"))
 
 
 def refinement_figure(long: pd.DataFrame, path: str | Path, title: str | None = None, seed: int = 0) -> Path:

@@ -74,8 +74,8 @@ def test_stages(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path) -> None:
     text = _invoke(["figures", "stages", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--cell-px", "32",
                     "--out", str(out)])
     assert "layer1, layer2, refine1" in text
-    # recon + mask argmax + K masks + K attention maps (the layers have attention)
-    assert _png_size(out) == (LABEL_PX + (2 + 2 * K) * 32, TITLE_PX + 3 * 32)
+    # input + recon + mask argmax + K masks + K attention maps (the layers have attention)
+    assert _png_size(out) == (LABEL_PX + (3 + 2 * K) * 32, TITLE_PX + 3 * 32)
 
 
 def test_leakage_in_unit_interval(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path) -> None:
@@ -89,14 +89,15 @@ def test_leakage_in_unit_interval(tiny_ckpt: Path, tiny_h5: Path, tmp_path: Path
     assert summary["checkpoint_sha256"].iloc[0] == hashlib.sha256(tiny_ckpt.read_bytes()).hexdigest()
     per = pd.read_csv(str(prefix) + "_per_dim.csv")
     assert len(per) == 1 * K * 2 and per["leak"].between(0, 1).all()
-    assert _png_size(Path(str(prefix) + ".png")) == (LABEL_PX + 4 * 64, TITLE_PX + 2 * K * 64)
+    assert _png_size(Path(str(prefix) + ".png")) == (LABEL_PX + 4 * 80, TITLE_PX + 2 * K * 80)
+    assert set(per["slot"]) == set(range(1, K + 1))  # slots numbered from 1, as in the figure
 
 
 def test_change_rows_carry_their_colour_key() -> None:
     from emorl_eval.reports.leakage import change_row_label
 
     label = change_row_label(0.4217)
-    assert label.splitlines() == ["change <= 0.42", "red: outside", "green: inside"]
+    assert label.splitlines() == ["change per pixel", "|dR|+|dG|+|dB|", "full = 0.42 of 3", "red out, green in"]
 
 
 def test_timing_tiny(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def test_traverse(tmp_path: Path) -> None:
 def test_stages(tmp_path: Path) -> None:
     path, names = stages_figure(ToyModel(ToyConfig()).eval(), _images(1)[0], tmp_path / "s.png", cell_px=32)
     assert names == ["layer1", "layer2"]
-    assert _size(path) == (LABEL_PX + (2 + 2 * K) * 32, TITLE_PX + 2 * 32)
+    assert _size(path) == (LABEL_PX + (3 + 2 * K) * 32, TITLE_PX + 2 * 32)
 
 
 def test_leakage_figure(tmp_path: Path) -> None:
