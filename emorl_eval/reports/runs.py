@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from emorl_eval.errors import ConfigError
+from emorl_eval.reports.variants import variant_of
 
 #: canonical metric -> accepted column names after normalisation (lower case, non-alphanumerics
 #: as "_"). Foreground ARI is Table 2's ARI; plain "ari" is accepted when no fg column exists.
@@ -39,8 +40,9 @@ class RunTable:
     """Evaluated runs and the runs that are missing an evaluation.
 
     Attributes:
-        runs: one row per evaluated run: ``run, path, model, preset, dataset, seed, n_images,
-            ari, mse, kl, source`` (metric values are the run's mean over its test images, in
+        runs: one row per evaluated run: ``run, path, model, preset, dataset, seed, steps
+            (the evaluated checkpoint's step), variant_diff (fields departing from the preset),
+            n_images, ari, mse, kl, source, variant_key`` (:mod:`emorl_eval.reports.variants`) (metric values are the run's mean over its test images, in
             raw units: ARI in [0, 1], MSE per pixel-channel, KL in nats per image; NaN where the
             evaluation does not report the metric).
         missing: one row per run without a usable evaluation: ``run, path, model, preset,
@@ -83,12 +85,16 @@ def _metric_column(columns: list[str], metric: str) -> str | None:
 
 
 def _ids(df: pd.DataFrame) -> dict[str, Any]:
-    """Identity columns (model, dataset, preset) holding one value throughout ``df``."""
+    """Identity columns (model, dataset, preset) holding one value throughout ``df``, and the
+    evaluated checkpoint's step (``steps``)."""
     ids = {}
     for key in ("model", "dataset", "preset"):
         col = _metric_column_exact(df, key)
         if col is not None and df[col].nunique() == 1:
             ids[key] = df[col].iloc[0]
+    col = _metric_column_exact(df, "checkpoint_step")
+    if col is not None and df[col].nunique() == 1 and pd.notna(df[col].iloc[0]):
+        ids["steps"] = int(df[col].iloc[0])
     return ids
 
 
@@ -171,6 +177,9 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         "dataset": find_key(config, _DATASET_KEYS),
         "seed": find_key(config, _SEED_KEYS),
     }
+    variant = variant_of(config)
+    row["variant_key"], row["variant_diff"] = variant.key, ", ".join(variant.differences)
+    row["steps"] = (config.get("train") or {}).get("steps")  # the budget; the evaluated step wins below
     data_path = find_key(config, _DATA_PATH_KEYS)
 
     eval_dir = run_dir / "eval"
@@ -190,7 +199,7 @@ def read_run(run_dir: Path) -> tuple[dict[str, Any], str | None]:
         # the evaluation fills what the config lacks (the trainer's config.json names the data
         # file, not the dataset; the evaluation's csv files have the dataset's own name)
         for key, value in ids.items():
-            if row.get(key) is None:
+            if row.get(key) is None or key == "steps":  # the step evaluated, not the one planned
                 row[key] = value
     except (OSError, ValueError, KeyError, pd.errors.ParserError) as err:
         reason = f"evaluation unreadable: {err}"
@@ -225,7 +234,8 @@ def discover_runs(root: str | Path) -> RunTable:
         else:
             missing.append({**{k: row.get(k) for k in ("run", "path", "model", "preset", "dataset", "seed")},
                             "reason": reason})
-    run_cols = ["run", "path", "model", "preset", "dataset", "seed", "n_images", "ari", "mse", "kl", "source"]
+    run_cols = ["run", "path", "model", "preset", "dataset", "seed", "steps", "variant_diff", "n_images", "ari",
+                "mse", "kl", "source", "variant_key"]
     runs = pd.DataFrame(evaluated, columns=run_cols)
     missing_df = pd.DataFrame(missing, columns=["run", "path", "model", "preset", "dataset", "seed", "reason"])
     return RunTable(runs=runs, missing=missing_df)

@@ -1,8 +1,10 @@
 """The ablation table (appendix Table 2): per (Env, variant) mean ± std across seeds.
 
 Each run contributes one value per metric: its mean over the evaluated test images. The table
-then gives, per group of runs sharing dataset, model and preset, the mean and the sample standard
-deviation (``ddof=1``) of those run values across seeds, and the number of runs. Display units
+then gives, per group of runs that are the same variant (dataset, model, preset, every resolved
+model-config and training field but the seed: :mod:`emorl_eval.reports.variants`) evaluated at
+the same step, the mean and the sample standard deviation (``ddof=1``) of those run values
+across seeds, and the number of runs. A variant is named by its preset and what departs from it. Display units
 follow Table 2: ARI in percent (x100), MSE in units of 1e-4 per pixel-channel, KL in nats per
 image; a metric the evaluations do not report shows as ``-``, a single run shows no ``±``.
 """
@@ -92,7 +94,7 @@ def ablation_table(table: RunTable, metrics: Iterable[str] = ("ari", "mse", "kl"
         (ARI in [0,1], MSE per pixel-channel, KL nats) for each metric.
     """
     metrics = list(metrics)
-    cols = ["Env", "variant", "model", "preset", "n_seeds", "seeds"]
+    cols = ["Env", "variant", "model", "preset", "steps", "n_seeds", "seeds"]
     cols += [f"{m}_{s}" for m in metrics for s in ("mean", "std")]
     runs = table.runs
     if runs.empty:
@@ -100,17 +102,22 @@ def ablation_table(table: RunTable, metrics: Iterable[str] = ("ari", "mse", "kl"
     runs = runs.copy()
     for key in ("model", "preset", "dataset"):
         runs[key] = runs[key].fillna("?").astype(str)
+    for key in ("variant_key", "variant_diff"):
+        runs[key] = runs[key].fillna("").astype(str) if key in runs else ""
+    runs["steps"] = pd.to_numeric(runs["steps"], errors="coerce") if "steps" in runs else math.nan
     rows: list[dict[str, Any]] = []
-    for (dataset, model, preset), group in runs.groupby(["dataset", "model", "preset"], sort=False):
+    keys = ["dataset", "model", "preset", "variant_key", "variant_diff", "steps"]
+    for (dataset, model, preset, _, diff, steps), group in runs.groupby(keys, sort=False, dropna=False):
         _, suffix = split_preset(model, None if preset == "?" else preset, dataset)
         row: dict[str, Any] = {
             "Env": dataset,
-            "variant": variant_label(model, suffix),
+            "variant": variant_label(model, suffix) + (f" ({diff})" if diff else ""),
             "model": model,
             "preset": preset,
+            "steps": int(steps) if pd.notna(steps) else math.nan,
             "n_seeds": int(len(group)),
             "seeds": ",".join(str(s) for s in group["seed"].tolist()),
-            "_base": suffix == "",
+            "_base": suffix == "" and not diff,
         }
         for m in metrics:
             values = pd.to_numeric(group[m], errors="coerce").dropna()
@@ -118,14 +125,15 @@ def ablation_table(table: RunTable, metrics: Iterable[str] = ("ari", "mse", "kl"
             row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
         rows.append(row)
     out = pd.DataFrame(rows)
-    out = out.sort_values(["Env", "_base", "variant"], ascending=[True, False, True], kind="stable")
+    out = out.sort_values(["Env", "_base", "variant", "steps"], ascending=[True, False, True, True], kind="stable")
     return out.drop(columns="_base")[cols].reset_index(drop=True)
 
 
 def display_table(agg: pd.DataFrame, metrics: Iterable[str] = ("ari", "mse", "kl")) -> pd.DataFrame:
-    """Table 2's shape as strings: ``Env, variant, ARI, MSE (x1e-4), KL, n seeds``."""
+    """Table 2's shape as strings: ``Env, variant, steps, ARI, MSE (x1e-4), KL, n seeds``."""
     metrics = list(metrics)
-    out = pd.DataFrame({"Env": agg["Env"], "variant": agg["variant"]})
+    steps = [f"{int(s):,}" if pd.notna(s) else "-" for s in agg["steps"]] if "steps" in agg else []
+    out = pd.DataFrame({"Env": agg["Env"], "variant": agg["variant"], "steps": steps})
     for m in metrics:
         header, factor, decimals = DISPLAY[m]
         out[header] = [

@@ -24,10 +24,10 @@ def runs_dir(tmp_path: Path) -> Path:
     make_run(root, "tet_s1", seed=1, ari=[0.9, 1.0], mse=[6e-4, 8e-4], kl=[100.0, 110.0])
     make_run(root, "tet_s2", seed=2, ari=[0.8, 0.8], mse=[5e-4, 5e-4], kl=[90.0, 90.0])
     make_run(root, "nested/tet_s3", seed=3, ari=[1.0, 1.0], mse=[4e-4, 6e-4], kl=[80.0, 100.0],
-             layout="summary_long", config_style="flat")
+             layout="summary_long")
     # ablation without GECO, two seeds, wide summaries
     make_run(root, "nogeco_s1", preset="tetrominoes_no_geco", seed=1, ari=[0.7], mse=[7e-3], kl=[40.0],
-             layout="summary_wide", config_style="flat")
+             layout="summary_wide")
     make_run(root, "nogeco_s2", preset="tetrominoes_no_geco", seed=2, ari=[0.9], mse=[5e-3], kl=[50.0])
     # a prior ablation without KL, one seed; and a run never evaluated
     make_run(root, "bu_s1", preset="tetrominoes_bottom_up_prior", seed=1, ari=[0.85], mse=[1.7e-3])
@@ -70,13 +70,30 @@ def test_aggregation_matches_numpy(runs_dir: Path) -> None:
 
 def test_display_table_has_table2_shape(runs_dir: Path) -> None:
     shown = display_table(ablation_table(discover_runs(runs_dir)))
-    assert list(shown.columns) == ["Env", "variant", "ARI", "MSE (x1e-4)", "KL", "n seeds"]
+    assert list(shown.columns) == ["Env", "variant", "steps", "ARI", "MSE (x1e-4)", "KL", "n seeds"]
     assert list(shown["variant"]) == ["emorl", "emorl w/ bottom up prior", "emorl w/out geco"]
     full = shown.iloc[0]
     assert full["ARI"] == f"{np.mean([95, 80, 100]):.1f} ± {np.std([95, 80, 100], ddof=1):.1f}"
     assert full["MSE (x1e-4)"] == "5.7 ± 1.2"
     bottom_up = shown.iloc[1]
     assert bottom_up["KL"] == "-" and bottom_up["ARI"] == "85.0" and bottom_up["n seeds"] == 1
+
+
+def test_runs_group_by_the_variant_they_really_are(tmp_path: Path) -> None:
+    """A --set override is its own variant named by it, a different step budget is its own row,
+    and a run folder that records no recipe never pools with runs that do."""
+    root = tmp_path / "runs"
+    for seed in (1, 2):
+        make_run(root, f"full_s{seed}", seed=seed, ari=[0.9], mse=[5e-4], kl=[100.0], steps=10_000)
+    make_run(root, "off_s1", seed=1, ari=[0.6], mse=[5e-3], kl=[40.0], steps=10_000, overrides={"use_geco": False})
+    make_run(root, "short_s1", seed=1, ari=[0.1], mse=[4e-2], kl=[10.0], steps=20)
+    make_run(root, "flat_s1", seed=1, ari=[0.5], mse=[1e-3], kl=[50.0], layout="summary_long", config_style="flat")
+    agg = ablation_table(discover_runs(root))
+    rows = {(r.variant, r.steps if not pd.isna(r.steps) else None): r.n_seeds for r in agg.itertuples()}
+    assert rows == {("emorl", 10_000): 2, ("emorl (use_geco=false)", 10_000): 1, ("emorl", 20): 1,
+                    ("emorl", None): 1}
+    shown = display_table(agg)
+    assert set(shown["steps"]) == {"10,000", "20", "-"}
 
 
 def test_helpers() -> None:
@@ -95,10 +112,10 @@ def test_cli_writes_md_csv_tex_png(runs_dir: Path, tmp_path: Path) -> None:
     for suffix in (".md", ".csv", ".tex", "_runs.csv", "_missing.csv"):
         assert f"ablation{suffix}" in wrote  # every file written is named
     md = (tmp_path / "reports/tables/ablation.md").read_text()
-    assert "| Env | variant | ARI | MSE (x1e-4) | KL | n seeds |" in md
+    assert "| Env | variant | steps | ARI | MSE (x1e-4) | KL | n seeds |" in md
     assert "nogeco_s3" in md
     tex = (tmp_path / "reports/tables/ablation.tex").read_text()
-    assert r"\begin{tabular}{llrrrr}" in tex and r"$\pm$" in tex and r"MSE ($\times 10^{-4}$)" in tex
+    assert r"\begin{tabular}{llrrrrr}" in tex and r"$\pm$" in tex and r"MSE ($\times 10^{-4}$)" in tex
     assert r"emorl w/out geco" in tex and "tetrominoes" in tex
     csv = pd.read_csv(tmp_path / "reports/tables/ablation.csv")
     assert len(csv) == 3 and {"ari_mean", "ari_std", "n_seeds"} <= set(csv.columns)
