@@ -46,12 +46,14 @@ def evaluate(ckpt: Path, data: Path, split: str, num: int, batch_size: int, seed
     """Evaluate a checkpoint on the first NUM images of a dataset split.
 
     Writes OUT/per_image.csv (one row per image: model, preset, dataset, split, checkpoint,
-    checkpoint_step, eval_seed, refinement_steps, image_index, ari_fg, ari_all, mse, kl, msc, mbo,
-    sc, matched_iou, nll), OUT/summary.csv (metric, label, mean, std, n and the run's identity) and
-    OUT/summary.md, and prints the summary table.
+    checkpoint_sha256, checkpoint_step, eval_seed, refinement_steps, likelihood, sigma, image_index,
+    ari_fg, ari_all, mse, kl, msc, mbo, sc, matched_iou, nll, slots_used), OUT/summary.csv (metric,
+    label, mean, std, n and the run's identity) and OUT/summary.md, and prints the summary table.
 
     Metrics: ARI on argmax segmentations, foreground only (ari_fg) and all pixels (ari_all); MSE
-    per pixel-channel in [0, 1] units; KL and NLL per image in nats; mSC / SC (mean and
+    per pixel-channel in [0, 1] units; KL and NLL per image in nats (KL n/a, an empty cell, for a
+    model without a KL term such as Slot Attention; the NLL is of the likelihood and sigma named in
+    its columns and label, so NLLs of different likelihoods do not compare); mSC / SC (mean and
     pixel-weighted segmentation covering), mBO (mean best overlap) and matched IoU (Hungarian) over
     the visible foreground objects. The same command gives the same numbers.
 
