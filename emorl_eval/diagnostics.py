@@ -9,9 +9,14 @@ Thresholds (named, so tables and tests cite the same numbers):
 * :data:`MIN_SLOTS_USED` - mean number of slots that win the argmax on >= 1% of an image's pixels
   (``evaluate.SLOT_USED_MIN_AREA``). A collapsed model uses 1 (one slot owns every pixel); a
   model that separates even one object from the background uses >= 2.
-* :data:`MIN_MATCHED_IOU` - mean IoU of the Hungarian-matched (object, slot) pairs. Below it most
-  "matched" slots barely overlap their object, so DCI's (factor, code) pairs do not describe
-  objects.
+* :data:`MIN_MATCHED_COVERAGE` - mean fraction of each object's pixels that its Hungarian-matched
+  slot holds (foreground pixels only). Below it most objects are split across slots or merged
+  into another object's slot, so the slots do not stand for objects. IoU is not used here: a
+  Gaussian-likelihood model spreads the background over every slot, which caps the IoU of a
+  perfect decomposition (the authors' published Tetrominoes outputs: FG-ARI 1.0, matched IoU 0.27,
+  matched coverage 1.0).
+* :data:`MIN_MATCHED_IOU` - mean IoU of the Hungarian-matched (object, slot) pairs that DCI
+  trains on; reported for DCI only, where it says how much background the pairs' codes describe.
 * :data:`MAX_INFORMATIVENESS_GAP` - train minus test informativeness of DCI's trees; above it
   the trees memorise the training pairs, and D and C describe that memorisation.
 * no active latent dims (variance above the activeness threshold): the codes do not vary, so
@@ -28,24 +33,28 @@ import pandas as pd
 
 #: mean slots used per image below which the model is reported as collapsed
 MIN_SLOTS_USED = 1.5
-#: mean matched IoU below which DCI pairs and matched-IoU-based scores are flagged
+#: mean matched coverage (fraction of an object's pixels in its matched slot) below which the
+#: evaluation warns that slots do not stand for objects
+MIN_MATCHED_COVERAGE = 0.5
+#: mean matched IoU below which DCI pairs are flagged
 MIN_MATCHED_IOU = 0.5
 #: train - test DCI informativeness above which the trees are reported as memorising
 MAX_INFORMATIVENESS_GAP = 0.3
 
 
 def evaluation_warnings(per_image: pd.DataFrame) -> list[str]:
-    """Warnings for an ``evaluate`` per-image table (columns ``slots_used``, ``matched_iou``)."""
+    """Warnings for an ``evaluate`` per-image table (columns ``slots_used``, ``matched_coverage``)."""
     found = []
     if "slots_used" in per_image and per_image["slots_used"].notna().any():
         used = float(per_image["slots_used"].mean())
         if used < MIN_SLOTS_USED:
             found.append(f"collapsed model: on average {used:.2f} slot(s) own the pixels of an image "
                          f"(< {MIN_SLOTS_USED}); ARI and the other scores describe one blob, not objects")
-    if "matched_iou" in per_image and per_image["matched_iou"].notna().any():
-        iou = float(per_image["matched_iou"].mean())
-        if iou < MIN_MATCHED_IOU:
-            found.append(f"mean matched IoU {iou:.3f} < {MIN_MATCHED_IOU}: slots do not cover the objects")
+    if "matched_coverage" in per_image and per_image["matched_coverage"].notna().any():
+        coverage = float(per_image["matched_coverage"].mean())
+        if coverage < MIN_MATCHED_COVERAGE:
+            found.append(f"mean matched coverage {coverage:.3f} < {MIN_MATCHED_COVERAGE}: the slots matched to "
+                         "objects hold less than half of their pixels (objects split or merged)")
     return found
 
 

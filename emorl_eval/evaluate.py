@@ -31,8 +31,8 @@ from emorl_eval.errors import ConfigError, DataError
 from emorl_eval.metrics import kl_per_image, mask_metrics, mse
 
 #: metric columns of the per-image table, in display order
-METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou", "nll",
-                                   "slots_used")
+METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou",
+                                   "matched_coverage", "nll", "slots_used")
 #: identity columns of the per-image table (``likelihood`` and ``sigma``: what ``nll`` is, from
 #: ``model.likelihood_info()``; NLLs of different likelihoods are not comparable)
 ID_COLUMNS: tuple[str, ...] = (
@@ -49,6 +49,7 @@ METRIC_LABELS: dict[str, str] = {
     "mbo": "mBO",
     "sc": "SC",
     "matched_iou": "matched IoU",
+    "matched_coverage": "matched coverage",
     "nll": "NLL (nats)",
     "slots_used": "slots used",
 }

@@ -66,7 +66,7 @@ def test_collapsed_model_is_flagged(tiny_h5) -> None:
     df = _evaluate(tiny_h5, collapsed=True)
     assert (df["slots_used"] == 1).all()
     found = dg.evaluation_warnings(df)
-    assert len(found) == 2 and found[0].startswith("collapsed model") and "matched IoU" in found[1]
+    assert len(found) == 2 and found[0].startswith("collapsed model") and "matched coverage" in found[1]
 
 
 def test_slots_used_counts_argmax_winners_above_the_area_floor() -> None:

@@ -13,6 +13,7 @@ from torch import Tensor
 from emorl_eval.metrics._labels import contingency, paired_labels
 from emorl_eval.metrics.ari import ari_from_contingency
 from emorl_eval.metrics.segmentation import (
+    coverage_of_matching,
     iou_from_contingency,
     match_from_iou,
     mean_over_scored,
@@ -20,7 +21,7 @@ from emorl_eval.metrics.segmentation import (
 )
 
 #: keys of :func:`mask_metrics`, in table order
-MASK_METRICS = ("ari_fg", "ari_all", "msc", "sc", "mbo", "matched_iou")
+MASK_METRICS = ("ari_fg", "ari_all", "msc", "sc", "mbo", "matched_iou", "matched_coverage")
 
 
 def mask_metrics(
@@ -44,10 +45,11 @@ def mask_metrics(
         empty_value: score of an image with nothing to score.
 
     Returns:
-        ``{"ari_fg", "ari_all", "msc", "sc", "mbo"[, "matched_iou"]}``, each ``[B]`` float64:
+        ``{"ari_fg", "ari_all", "msc", "sc", "mbo"[, "matched_iou", "matched_coverage"]}``, each ``[B]`` float64:
         :func:`~emorl_eval.metrics.adjusted_rand_index` with and without ``foreground_only``,
         :func:`~emorl_eval.metrics.segmentation_covering` unweighted (mSC) and weighted (SC),
-        :func:`~emorl_eval.metrics.mean_best_overlap`, :func:`~emorl_eval.metrics.matched_iou`.
+        :func:`~emorl_eval.metrics.mean_best_overlap`, :func:`~emorl_eval.metrics.matched_iou`,
+        :func:`~emorl_eval.metrics.matched_coverage`.
     """
     true, m_labels, pred, k = paired_labels(true_masks, pred_masks)
     m = resolve_num_objects(true_masks, m_labels, visibility, num_objects)
@@ -63,5 +65,7 @@ def mask_metrics(
     out["sc"] = mean_over_scored(best, weights * ious.sizes.to(torch.float64), empty_value)
     out["mbo"] = out["msc"].clone()  # same formula for hard segmentations (see segmentation.py)
     if hungarian:
-        out["matched_iou"] = mean_over_scored(match_from_iou(ious).ious, weights, empty_value)
+        matching = match_from_iou(ious)
+        out["matched_iou"] = mean_over_scored(matching.ious, weights, empty_value)
+        out["matched_coverage"] = mean_over_scored(coverage_of_matching(ious, matching), weights, empty_value)
     return out

@@ -17,6 +17,11 @@ Definitions (per image, then averaged over images by the caller):
 * matched IoU: slots assigned one-to-one to objects by the Hungarian method
   (``scipy.optimize.linear_sum_assignment`` on ``1 - IoU``); mean IoU of the pairs, objects left
   without a slot (more objects than slots) counting 0.
+* matched coverage: with the same matching, the mean fraction of each object's pixels that its
+  matched slot's segment holds (objects without a slot count 0). Unlike IoU it ignores the
+  background a slot also claims: a Gaussian-likelihood model spreads the black background over
+  every slot (appendix, Figure 18), so its matched IoU is low (0.27 on the authors' published
+  Tetrominoes outputs, FG-ARI 1.0) while every object sits whole in its slot (coverage 1.0).
 
 Images without any scored object score ``empty_value`` (0 by default, as the reference code).
 """
@@ -42,11 +47,14 @@ class ObjectSlotIoU(NamedTuple):
             ``k`` over all pixels (0 where both are empty).
         sizes: ``[B, M]`` int64 pixel count of each object.
         scored: ``[B, M]`` bool, whether the object is scored (visible, non-empty).
+        coverage: ``[B, M, K]`` float64, fraction of object ``j``'s pixels inside segment ``k``
+            (0 for an empty object).
     """
 
     iou: Tensor
     sizes: Tensor
     scored: Tensor
+    coverage: Tensor
 
 
 class Matching(NamedTuple):
@@ -128,7 +136,8 @@ def iou_from_contingency(table: Tensor, visibility: Tensor | None = None) -> Obj
     scored = sizes > 0
     if visibility is not None:
         scored = scored & visibility.to(device=scored.device, dtype=torch.bool)
-    return ObjectSlotIoU(iou=iou, sizes=sizes.long(), scored=scored)
+    coverage = inter / sizes.unsqueeze(2).clamp(min=1)
+    return ObjectSlotIoU(iou=iou, sizes=sizes.long(), scored=scored, coverage=coverage)
 
 
 def mean_over_scored(values: Tensor, weights: Tensor, empty_value: float) -> Tensor:
@@ -187,6 +196,14 @@ def match_from_iou(table: ObjectSlotIoU) -> Matching:
     return Matching(slots=torch.from_numpy(slots).to(device), ious=torch.from_numpy(ious).to(device))
 
 
+def coverage_of_matching(table: ObjectSlotIoU, matching: Matching) -> Tensor:
+    """``[B, M]`` float64: fraction of each object's pixels in its matched slot's segment (0 where
+    the object has no slot)."""
+    slots = matching.slots.clamp(min=0).unsqueeze(2)
+    covered = table.coverage.gather(2, slots).squeeze(2)
+    return torch.where(matching.slots >= 0, covered, torch.zeros_like(covered))
+
+
 def hungarian_match(
     true_masks: Tensor,
     pred_masks: Tensor,
@@ -220,3 +237,17 @@ def matched_iou(
     table = object_slot_iou(true_masks, pred_masks, visibility)
     matching = match_from_iou(table)
     return mean_over_scored(matching.ious, table.scored.to(torch.float64), empty_value)
+
+
+def matched_coverage(
+    true_masks: Tensor,
+    pred_masks: Tensor,
+    visibility: Tensor | None = None,
+    empty_value: float = 0.0,
+) -> Tensor:
+    """Mean over scored objects of the fraction of the object's pixels that its Hungarian-matched
+    slot holds (the matching of :func:`matched_iou`; unmatched objects count 0). Shapes as
+    :func:`hungarian_match`; returns ``[B]`` float64."""
+    table = object_slot_iou(true_masks, pred_masks, visibility)
+    matching = match_from_iou(table)
+    return mean_over_scored(coverage_of_matching(table, matching), table.scored.to(torch.float64), empty_value)

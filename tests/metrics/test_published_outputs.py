@@ -12,7 +12,7 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score
 
-from emorl_eval.metrics import adjusted_rand_index, mse, segmentation_covering
+from emorl_eval.metrics import adjusted_rand_index, matched_coverage, matched_iou, mse, segmentation_covering
 
 # (ARI fg, ARI all, MSE) stage means over the 10 images, measured with this code
 EXPECTED = [
@@ -58,3 +58,20 @@ def test_final_stage_segments_every_object(published) -> None:
     assert torch.equal(adjusted_rand_index(true, pred), torch.ones(10, dtype=torch.float64))
     # each object is one slot, but those slots also take part of the black background
     assert 0.2 < segmentation_covering(true, pred).mean().item() < 0.35
+    # so matched IoU is low while every object lies whole in its matched slot
+    assert matched_iou(true, pred).mean().item() < 0.35
+    assert matched_coverage(true, pred).mean().item() == pytest.approx(1.0)
+
+
+def test_coverage_diagnostic_is_silent_on_the_official_model(published) -> None:
+    """The evaluation's slot diagnostic, calibrated on the authors' final-stage outputs."""
+    import pandas as pd
+
+    from emorl_eval.diagnostics import evaluation_warnings
+    from emorl_eval.metrics import mask_metrics
+
+    true = torch.from_numpy(published["true_mask"])
+    pred = torch.from_numpy(published["pred_mask"][:, -1]).permute(0, 1, 4, 2, 3)
+    table = pd.DataFrame({k: v.numpy() for k, v in mask_metrics(true, pred).items()})
+    assert table["matched_iou"].mean() < 0.35  # the old IoU-based warning would have fired
+    assert evaluation_warnings(table) == []

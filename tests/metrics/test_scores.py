@@ -8,6 +8,7 @@ from emorl_eval.metrics import (
     MASK_METRICS,
     adjusted_rand_index,
     mask_metrics,
+    matched_coverage,
     matched_iou,
     mean_best_overlap,
     segmentation_covering,
@@ -29,6 +30,7 @@ def test_mask_metrics_equal_single_functions() -> None:
     assert torch.equal(out["sc"], segmentation_covering(true, soft, weighted=True, visibility=visibility))
     assert torch.equal(out["mbo"], mean_best_overlap(true, soft, visibility=visibility))
     assert torch.equal(out["matched_iou"], matched_iou(true, soft, visibility=visibility))
+    assert torch.equal(out["matched_coverage"], matched_coverage(true, soft, visibility=visibility))
     assert "matched_iou" not in mask_metrics(true, soft, hungarian=False)
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from emorl_eval.errors import DataError
 from emorl_eval.metrics import (
     hungarian_match,
+    matched_coverage,
     matched_iou,
     mean_best_overlap,
     object_slot_iou,
@@ -66,6 +67,7 @@ def test_against_brute_force(params: tuple[int, int, int, int, int, int]) -> Non
     sc = segmentation_covering(true, soft, weighted=True, visibility=visibility)
     mbo = mean_best_overlap(true, soft, visibility=visibility)
     miou = matched_iou(true, soft, visibility=visibility)
+    mcov = matched_coverage(true, soft, visibility=visibility)
     slots, ious = hungarian_match(true, soft, visibility=visibility)
     assert slots.shape == ious.shape == (b, m)
     for i in range(b):
@@ -77,6 +79,11 @@ def test_against_brute_force(params: tuple[int, int, int, int, int, int]) -> Non
         assert miou[i].item() == pytest.approx(want_total / n_obj if n_obj else 0.0, abs=1e-9)
         matched = slots[i][slots[i] >= 0]
         assert len(set(matched.tolist())) == len(matched) == min(n_obj, k)  # one-to-one
+        # coverage of the same matching, counted pixel by pixel
+        t = true[i].numpy()
+        covered = [np.sum((t == j + 1) & (pred[i] == int(slots[i, j]))) / np.sum(t == j + 1)
+                   for j in range(m) if int(slots[i, j]) >= 0]
+        assert mcov[i].item() == pytest.approx(sum(covered) / n_obj if n_obj else 0.0, abs=1e-9)
         for j in range(m):
             s = int(slots[i, j])
             scored = bool(visibility[i, j]) and bool((true[i] == j + 1).any())
@@ -98,6 +105,22 @@ def test_hand_made_scene() -> None:
     assert slots.tolist() == [[2, 0]]
     assert ious.tolist() == [[1.0, 0.5]]
     assert hungarian_match(true, pred).pairs().tolist() == [[0, 0, 2], [0, 1, 0]]
+    # both objects lie whole in their matched slot: coverage 1 although the second IoU is 0.5
+    assert matched_coverage(true, pred).item() == pytest.approx(1.0)
+
+
+def test_coverage_ignores_background_but_not_split_or_merged_objects() -> None:
+    true = torch.tensor([[[1, 1, 0, 0], [2, 2, 0, 0]]])
+    # each object whole in its own slot, each slot also holding two background pixels
+    spread = torch.tensor([[[0, 0, 0, 0], [1, 1, 1, 1]]])
+    assert matched_iou(true, spread).item() == pytest.approx(0.5)
+    assert matched_coverage(true, spread).item() == pytest.approx(1.0)
+    # both objects in one slot (merged): one object gets it, the other a background slot
+    merged = torch.tensor([[[0, 0, 1, 1], [0, 0, 1, 1]]])
+    assert matched_coverage(true, merged).item() == pytest.approx(0.5)
+    # each object split in halves across two slots
+    split = torch.tensor([[[0, 1, 2, 2], [0, 1, 2, 2]]])
+    assert matched_coverage(true, split).item() == pytest.approx(0.5)
 
 
 def test_more_objects_than_slots_leaves_objects_unmatched() -> None:
