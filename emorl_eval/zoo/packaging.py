@@ -21,7 +21,10 @@ from emorl_eval.provenance import code_commit
 from emorl_eval.zoo import CARD_FILE, CARD_MARKDOWN, CHECKPOINT_FILE, SHIPPED_ROOT
 
 #: card keys of the evaluation block, from summary.csv's metrics
-CARD_METRICS = ("ari_fg", "ari_all", "mse", "kl", "matched_iou")
+CARD_METRICS = ("ari_fg", "ari_all", "mse", "kl", "matched_iou", "matched_coverage")
+#: headers of the card's evaluation table
+CARD_HEADERS = {"ari_fg": "FG-ARI", "ari_all": "ARI (all pixels)", "mse": "MSE", "kl": "KL (nats)",
+                "matched_iou": "matched IoU", "matched_coverage": "matched coverage"}
 
 
 def _set_value(value: Any) -> str:
@@ -41,10 +44,12 @@ def train_command(config: dict[str, Any], steps: int | None = None) -> str:
     args = ["emorl-eval", "train", "--model", train["model"]]
     if train.get("preset"):
         args += ["--preset", train["preset"]]
+    if train.get("init_from"):
+        args += ["--init-from", str(train["init_from"])]
     args += ["--data", train["data"], "--steps", str(steps or train["steps"]), "--seed", str(train["seed"]),
              "--batch-size", str(train["batch_size"])]
     skip = {"model", "preset", "data", "out", "steps", "seed", "batch_size", "model_overrides", "progress",
-            "device", "num_workers", "log_every", "ckpt_every", "max_minutes"}
+            "device", "num_workers", "log_every", "ckpt_every", "max_minutes", "init_from"}
     fields = TrainConfig.__dataclass_fields__
     for key, value in train.items():
         if key in skip or key not in fields or base.get(key) == value:
@@ -116,8 +121,10 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     tmp = folder.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    ckpt = save_checkpoint(tmp / CHECKPOINT_FILE, model, int(raw["step"]),
-                           extra={"train_seconds": float(extra.get("train_seconds", float("nan")))})
+    kept = {"train_seconds": float(extra.get("train_seconds", float("nan")))}
+    if extra.get("lineage"):  # so that a run started from this entry continues the lineage
+        kept["lineage"] = extra["lineage"]
+    ckpt = save_checkpoint(tmp / CHECKPOINT_FILE, model, int(raw["step"]), extra=kept)
     torch.load(ckpt, map_location="cpu", weights_only=True)  # the promise of the zoo
     (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     # the training log and, when benchmarks/learning_curve.py has evaluated the run, its curve
@@ -132,8 +139,9 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     write_evaluation(df, tmp / "eval")
     evaluation: dict[str, Any] = {"data": str(data), "split": "test", "num_images": int(len(df)), "seed": 0}
     for key in CARD_METRICS:
-        evaluation[key] = float(df[key].mean())
-        evaluation[f"{key}_std"] = float(df[key].std(ddof=0))
+        if key in df and df[key].notna().any():  # a model without a KL has none to report
+            evaluation[key] = float(df[key].mean())
+            evaluation[f"{key}_std"] = float(df[key].std(ddof=0))
     train = config["train"]
     card = {
         "name": name,
@@ -157,6 +165,11 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         "checkpoint_bytes": ckpt.stat().st_size,
         "evaluation": evaluation,
     }
+    if extra.get("lineage"):
+        lineage = extra["lineage"]
+        card["lineage"] = lineage
+        card["cumulative_steps"] = int(lineage["cumulative_steps"])
+        card["cumulative_train_minutes"] = float(lineage["cumulative_minutes"])
     (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=str) + "\n")
     (tmp / CARD_MARKDOWN).write_text(card_markdown(card))
     if folder.exists():
@@ -168,6 +181,7 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
 def card_markdown(card: dict[str, Any]) -> str:
     """The human-readable model card of ``card.json``."""
     ev = card["evaluation"]
+    shown = [k for k in CARD_METRICS if k in ev]
     lines = [
         f"# zoo:{card['name']}",
         "",
@@ -179,6 +193,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"| trainable parameters | {card['num_parameters']:,} |",
         f"| steps (batch {card['batch_size']}) | {card['steps']:,} |",
         f"| training wall time | {card['train_minutes']} min |",
+        *_lineage_rows(card),
         f"| machine | {card['machine']} |",
         f"| commit (packaged) | `{card['commit']}` |",
         f"| commit (trained) | `{card.get('train_commit') or 'not recorded'}` |",
@@ -194,10 +209,23 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"Evaluation measured on this checkpoint: first {ev['num_images']} images of the `{ev['split']}` split "
         f"of `{Path(ev['data']).name}`, seed {ev['seed']} (`eval/summary.csv`, `eval/per_image.csv`):",
         "",
-        "| FG-ARI | ARI (all pixels) | MSE | KL (nats) | matched IoU |",
-        "|---|---|---|---|---|",
+        "| " + " | ".join(CARD_HEADERS[k] for k in shown) + " |",
+        "|" + "---|" * len(shown),
         "| " + " | ".join(f"{ev[k]:.4f} ± {ev[k + '_std']:.4f}" if k != "mse" else f"{ev[k]:.2e} ± {ev[k + '_std']:.1e}"
-                         for k in CARD_METRICS) + " |",
+                         for k in shown) + " |",
         "",
     ]
     return "\n".join(lines)
+
+
+def _lineage_rows(card: dict[str, Any]) -> list[str]:
+    """Model-card rows of a run started with ``train --init-from`` (none for a run from scratch)."""
+    lineage = card.get("lineage")
+    if not lineage:
+        return []
+    chain = [a["parent"] for a in lineage.get("ancestors") or []] + [lineage["parent"]]
+    return [
+        f"| started from | `{lineage['parent']}` at step {lineage['parent_steps']:,} "
+        f"(sha256 `{lineage['parent_sha256'][:16]}...`; lineage: {' -> '.join(f'`{c}`' for c in chain)}) |",
+        f"| whole lineage | {card['cumulative_steps']:,} steps, {card['cumulative_train_minutes']:.1f} training min |",
+    ]

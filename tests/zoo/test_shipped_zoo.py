@@ -53,7 +53,7 @@ def test_the_documented_models_are_shipped_within_budget() -> None:
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_checkpoint_is_weights_only_and_matches_its_card(entry: zoo.ZooEntry) -> None:
     ckpt = torch.load(entry.checkpoint, map_location="cpu", weights_only=True)
-    assert set(ckpt["extra"]) <= {"train_seconds"}  # no optimiser state is shipped
+    assert set(ckpt["extra"]) <= {"train_seconds", "lineage"}  # no optimiser state is shipped
     assert ckpt["model_name"] == entry.card["model"] and ckpt["step"] == entry.card["steps"]
     assert hashlib.sha256(entry.checkpoint.read_bytes()).hexdigest() == entry.card["checkpoint_sha256"]
     assert entry.card["commit"] and entry.card["command"].startswith("emorl-eval train ")

@@ -139,3 +139,33 @@ def test_a_run_s_learning_curve_travels_with_its_entry(tmp_path: Path, trained_r
     folder = add_run(run, "with-curve", tiny_h5, num=2, root=tmp_path / "zoo")
     assert (folder / "learning_curve.csv").read_text() == curve
     assert (folder / "metrics.csv").read_bytes() == (run / "metrics.csv").read_bytes()
+
+
+def test_a_continued_run_carries_its_lineage_into_the_zoo_and_on(tmp_path: Path, trained_run: Path, tiny_h5: Path,
+                                                                 monkeypatch) -> None:
+    """train --init-from RUN, zoo add: the card names the parent, its sha256 and the cumulative
+    steps; a run started from the zoo entry adds its own steps to the same lineage."""
+    from emorl_eval.models.checkpoints import file_sha256
+    from emorl_eval.training import resolve_train_config, train
+
+    def continued(parent: str, out: Path, steps: int) -> Path:
+        return train(resolve_train_config("slot_attention", tiny_h5, out, "tiny", steps=steps, batch_size=4,
+                                          device="cpu", progress=False, init_from=parent,
+                                          sets=["image_size=[35,35]", "init=standard"]))
+
+    child = continued(str(trained_run), tmp_path / "child", 5)
+    root = tmp_path / "zoo"
+    folder = add_run(child, "sa-child-s0", tiny_h5, num=8, root=root)
+    card = json.loads((folder / "card.json").read_text())
+    assert card["steps"] == 5 and card["cumulative_steps"] == 5
+    assert card["lineage"]["parent"] == str(trained_run) and card["lineage"]["parent_steps"] == 3
+    assert card["lineage"]["parent_sha256"] == file_sha256(trained_run / "checkpoint_last.pt")
+    assert f"--init-from {trained_run}" in card["command"]
+    assert "started from" in (folder / "MODEL_CARD.md").read_text()
+    assert "matched coverage" in (folder / "MODEL_CARD.md").read_text()
+
+    monkeypatch.setenv(zoo.PATH_VARIABLE, str(root))
+    grandchild = continued("zoo:sa-child-s0", tmp_path / "grandchild", 7)
+    lineage = torch.load(grandchild / "checkpoint_last.pt", weights_only=True)["extra"]["lineage"]
+    assert lineage["parent"] == "zoo:sa-child-s0" and lineage["cumulative_steps"] == 7
+    assert [a["parent"] for a in lineage["ancestors"]] == [str(trained_run)]
