@@ -67,7 +67,7 @@ def test_icsbp_first_mask_is_the_kernel_around_the_seed() -> None:
     torch.testing.assert_close(log_m[:, 0, 0].exp(), alpha)
     assert float(alpha.flatten()[idx]) == pytest.approx(0.99)
     torch.testing.assert_close(log_m.exp().sum(1), torch.ones(1, 1, 32, 32, dtype=torch.float64))
-    assert float(model.att_process.log_sigma) == pytest.approx(math.log(1 / (3 * math.log(2))))
+    assert float(model.att_process.log_sigma.detach()) == pytest.approx(math.log(1 / (3 * math.log(2))))
 
 
 def test_symmetry_claims() -> None:
