@@ -12,7 +12,11 @@ cached in ``RUN/learning_curve.csv`` so a growing background run can be re-read 
 
 Wall minutes are the training time stored in each checkpoint (``extra["train_seconds"]``, all
 ``--resume`` invocations together); for checkpoints written without it, the sum of the logged
-intervals of ``metrics.csv`` up to that step.
+intervals of ``metrics.csv`` up to that step. A run started with ``train --init-from`` counts its
+whole lineage: its first row is the parent checkpoint (at the parent's step), and minutes are the
+cumulative training minutes of all ancestors (``extra["lineage"]``).
+
+    python benchmarks/learning_curve.py --run RUN_GECO --run RUN_NOGECO --x step --figure side_by_side.png
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ def checkpoint_minutes(path: Path, fallback: dict[int, float], step: int) -> flo
     import torch
 
     extra = torch.load(path, map_location="cpu", weights_only=True).get("extra") or {}
+    if "lineage" in extra:
+        return float(extra["lineage"]["cumulative_minutes"])
     if "train_seconds" in extra:
         return float(extra["train_seconds"]) / 60.0
     earlier = [s for s in fallback if s <= step]
@@ -83,12 +89,24 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     dataset = ObjectsDataset(data, split="test")
     fallback = logged_minutes(run)
     rows = [cache]
-    for step, path in checkpoints(run):
+    found = checkpoints(run)
+    lineage = json.loads((run / "config.json").read_text()).get("lineage")
+    parent_minutes: dict[int, float] = {}
+    if lineage:  # the curve starts where the parent stopped
+        from emorl_eval import zoo
+
+        step = int(lineage["parent_steps"])
+        found = [(step, zoo.resolve(lineage["parent"]))] + found
+        parent_minutes[step] = float(lineage["parent_cumulative_minutes"])
+    for step, path in found:
         if step in done or (every > 1 and step % every):
             continue
         model = models.load(path)
         df = evaluate_model(model, dataset, num=num, progress=False)
-        row = {"step": step, "minutes": checkpoint_minutes(path, fallback, step), "num": num}
+        minutes = parent_minutes.get(step, None)
+        if minutes is None:
+            minutes = checkpoint_minutes(path, fallback, step)
+        row = {"step": step, "minutes": minutes, "num": num}
         row.update({k: float(df[k].mean()) for k in ("ari_fg", "ari_all", "mse", "kl")})
         rows.append(pd.DataFrame([row]))
         print(f"  step {step:>7}  {row['minutes']:7.1f} min  FG-ARI {row['ari_fg']:.3f}  ARI {row['ari_all']:.3f}  "
@@ -104,8 +122,8 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     return curve
 
 
-def plot(curves: dict[str, pd.DataFrame], figure: Path) -> None:
-    """FG-ARI and MSE against wall minutes, one line per run (seaborn)."""
+def plot(curves: dict[str, pd.DataFrame], figure: Path, x: str = "minutes") -> None:
+    """FG-ARI and MSE against wall minutes (or steps), one line per run (seaborn)."""
     import seaborn as sns
 
     from emorl_eval.figure_files import pyplot, save_figure
@@ -113,10 +131,11 @@ def plot(curves: dict[str, pd.DataFrame], figure: Path) -> None:
     plt = pyplot()
     long = pd.concat([c.assign(run=name) for name, c in curves.items()], ignore_index=True)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    sns.lineplot(data=long, x="minutes", y="ari_fg", hue="run", marker="o", ax=axes[0])
-    axes[0].set(xlabel="training wall minutes (2-core CPU)", ylabel="FG-ARI (test)", ylim=(-0.02, 1.02))
-    sns.lineplot(data=long, x="minutes", y="mse", hue="run", marker="o", ax=axes[1], legend=False)
-    axes[1].set(xlabel="training wall minutes (2-core CPU)", ylabel="MSE (test)", yscale="log")
+    label = "training wall minutes (2-core CPU)" if x == "minutes" else "training step"
+    sns.lineplot(data=long, x=x, y="ari_fg", hue="run", marker="o", ax=axes[0])
+    axes[0].set(xlabel=label, ylabel="FG-ARI (test)", ylim=(-0.02, 1.02))
+    sns.lineplot(data=long, x=x, y="mse", hue="run", marker="o", ax=axes[1], legend=False)
+    axes[1].set(xlabel=label, ylabel="MSE (test)", yscale="log")
     fig.tight_layout()
     save_figure(fig, figure, dpi=120)
 
@@ -135,6 +154,7 @@ def main() -> None:
     parser.add_argument("--num", type=int, default=320, help="test images per checkpoint")
     parser.add_argument("--every", type=int, default=1, help="evaluate only checkpoints whose step is a multiple")
     parser.add_argument("--figure", type=Path, help="PNG of the curves")
+    parser.add_argument("--x", choices=("minutes", "step"), default="minutes", help="x axis of the figure")
     args = parser.parse_args()
 
     runs = list(args.run)
@@ -164,7 +184,7 @@ def main() -> None:
         curves[run.name] = curve
         print(curve[COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     if args.figure:
-        plot(curves, args.figure)
+        plot(curves, args.figure, x=args.x)
         print(f"wrote {args.figure}")
 
 
