@@ -8,14 +8,16 @@ from emorl_eval.commands._common import OutputPath
 
 
 @click.command("train")
-@click.option("--model", "model", required=True, help="Model: a built-in name (emorl, genesis, genesis_s, slot_attention, iodine), an installed plug-in's entry point, or package.module:Class (see emorl-eval check-model).")
-@click.option("--preset", default=None, show_default="the model's default preset, e.g. tetrominoes for emorl",
+@click.option("--model", "model", default=None, show_default="required, except with --init-from: the parent's",
+              help="Model: a built-in name (emorl, genesis, genesis_s, slot_attention, iodine), an installed plug-in's entry point, or package.module:Class (see emorl-eval check-model).")
+@click.option("--preset", default=None, show_default="the model's default preset, e.g. tetrominoes for emorl; with --init-from the parent's",
               help="Preset of the model: paper hyper-parameters per dataset or ablation "
               "(e.g. tetrominoes, clevr6, multi_dsprites, tetrominoes_no_geco, tetrominoes_cpu).")
 @click.option("--data", required=True, help="EfficientMORL-layout .h5 file (emorl-eval data generate makes one).")
 @click.option("--out", required=True, type=OutputPath("dir"), help="Run folder, e.g. runs/NAME.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, show_default="the preset's, e.g. 200000", help="Total optimiser steps.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, noise and data order.")
+@click.option("--seed", type=int, default=None, show_default="0; with --init-from the parent's",
+              help="Seeds weights, noise and data order.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, show_default="the preset's, e.g. 32", help="Effective batch, split across torchrun ranks.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Override a training field (lr, warmup_steps, clip_grad_norm, refinement_curriculum, ...) or a "
@@ -24,6 +26,13 @@ from emorl_eval.commands._common import OutputPath
               "with I = N throughout.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run).")
+@click.option("--init-from", "init_from", default=None, metavar="CKPT|RUN_DIR|zoo:NAME", show_default="a run from scratch",
+              help="Start a new run from another run's weights and model state (GECO buffers included). The step "
+              "counter continues from the parent's step (GECO, the refinement curriculum and the LR schedule carry "
+              "on; --steps is the total), with a fresh Adam whose LR is re-warmed over rewarm_steps (--set "
+              "rewarm_steps=N, default 500) and a fresh data order. A model config that differs from the "
+              "parent's is refused unless each differing field is given again with --set. config.json, "
+              "checkpoints and zoo cards record the lineage (parent, sha256, steps, cumulative steps and minutes).")
 @click.option("--log-every", type=click.IntRange(min=1), default=None, show_default="100", help="Steps between rows of metrics.csv.")
 @click.option("--ckpt-every", type=click.IntRange(min=1), default=None, show_default="10000", help="Steps between checkpoints; one is always written at the end.")
 @click.option("--device", default=None, show_default="auto", help="cpu, cuda, cuda:N or auto; under torchrun cuda means cuda:LOCAL_RANK.")
@@ -39,7 +48,7 @@ from emorl_eval.commands._common import OutputPath
               "(the first 8 training images). Needs pip install -e \".[tensorboard]\"; view with tensorboard --logdir runs/.")
 @click.option("--image-every", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Steps between the TensorBoard decomposition grids (with --tensorboard).")
-def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, log_every, ckpt_every,
+def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, init_from, log_every, ckpt_every,
                   device, bf16, num_workers, deterministic, no_progress, max_minutes, tensorboard=False,
                   image_every=1000) -> None:
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the
@@ -57,6 +66,8 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
       emorl-eval train --model emorl --preset tetrominoes --data data/tetrominoes.h5 \\
           --steps 200000 --seed 1 --out runs/tetro_s1
       emorl-eval train ... --out runs/tetro_s1 --resume      # continue a killed run
+      emorl-eval train --init-from zoo:emorl-tetrominoes-nogeco-s1 --data data/tetro20k.h5 \
+          --steps 20000 --out runs/nogeco_s1_more              # continue a zoo model's run
     Several GPUs or CPU processes (DistributedDataParallel; NCCL on GPU, gloo on CPU):
       torchrun --nproc_per_node=2 -m emorl_eval.train --model emorl --preset tetrominoes \\
           --data data/tetrominoes.h5 --steps 200000 --seed 1 --out runs/tetro_ddp
@@ -67,13 +78,26 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
     row (it includes start-up); images/s = steps/s x batch size. Use --workers 4 on a GPU so
     data loading does not limit the rate.
     """
+    from emorl_eval.errors import ConfigError
     from emorl_eval.training import resolve_train_config, train_until_stopped
 
+    if resume and init_from:
+        raise ConfigError("--resume and --init-from exclude each other: --resume continues the run in --out, "
+                          "--init-from starts a new one from a parent")
+    if init_from and not resume:
+        from emorl_eval.training.lineage import read_parent
+
+        parent = read_parent(init_from)
+        if model in (None, parent.model_name):  # another model is refused by the trainer, in its words
+            model, preset = parent.model_name, preset or parent.preset
+        seed = parent.seed if seed is None else seed
+    if model is None:
+        raise ConfigError("--model is required (or --init-from, whose parent names it)")
     config = resolve_train_config(
         model, data, str(out), preset, sets=sets, steps=steps, seed=seed, batch_size=batch_size,
         log_every=log_every, ckpt_every=ckpt_every, device=device, bf16=bf16 or None,
         num_workers=num_workers, deterministic=deterministic or None, progress=False if no_progress else None,
-        max_minutes=max_minutes,
+        max_minutes=max_minutes, init_from=init_from,
     )
     result = train_until_stopped(config, resume=resume, tensorboard=_tensorboard_options(tensorboard, image_every))
     _print_summary(result.run_dir)
