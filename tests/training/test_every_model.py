@@ -26,9 +26,11 @@ def test_two_steps_of_every_model(name: str, dsprites16_h5: Path, tmp_path: Path
     train(cfg)
     metrics = pd.read_csv(tmp_path / name / "metrics.csv")
     assert metrics["step"].tolist() == [1, 2]
-    assert metrics[["loss", "nll", "kl", "grad_norm"]].notna().all().all()
-    assert metrics["loss"].map(float).abs().lt(float("inf")).all()
     model = models.load(tmp_path / name / LAST)
+    assert metrics[["loss", "nll", "grad_norm"]].notna().all().all()
+    # a model without a KL term (Slot Attention) leaves the kl cells empty instead of logging 0
+    assert metrics["kl"].notna().all() if model.has_kl else metrics["kl"].isna().all()
+    assert metrics["loss"].map(float).abs().lt(float("inf")).all()
     assert type(model).model_name == name
     first = torch.load(tmp_path / name / "checkpoint_0000001.pt", weights_only=True)["state_dict"]
     params = [k for k, p in model.named_parameters() if p.requires_grad]
