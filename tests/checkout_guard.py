@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 #: path components of files a test run may leave behind (interpreter and pytest caches)
@@ -29,17 +30,29 @@ def is_cache(path: str) -> bool:
     return any(p in CACHE_PARTS for p in parts) or path.endswith(CACHE_SUFFIXES)
 
 
-def untracked_files(repo: Path) -> set[str] | None:
+def is_checkout(repo: Path) -> bool:
+    """True when ``repo`` is the top of a git checkout."""
+    return (Path(repo) / ".git").exists()
+
+
+def untracked_files(repo: Path, attempts: int = 3) -> set[str] | None:
     """Every untracked or ignored file below ``repo`` (one entry per file, caches excluded), or
-    None when ``repo`` is not a git checkout or git is missing."""
-    try:
-        result = subprocess.run(
-            ["git", "status", "--porcelain", "--ignored=matching", "--untracked-files=all", "-z"],
-            cwd=repo, capture_output=True, text=True, timeout=120,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+    None when ``repo`` is not a git checkout, git is missing, or ``git status`` failed
+    ``attempts`` times (e.g. while another git command holds the index lock)."""
+    if not is_checkout(repo):
         return None
-    if result.returncode != 0:
+    for attempt in range(attempts):
+        try:
+            result = subprocess.run(
+                ["git", "status", "--porcelain", "--ignored=matching", "--untracked-files=all", "-z"],
+                cwd=repo, capture_output=True, text=True, timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if result.returncode == 0:
+            break
+        time.sleep(1.0 + attempt)
+    else:
         return None
     paths = [e[3:] for e in result.stdout.split("\0") if e[:2] in ("??", "!!")]
     files: set[str] = set()

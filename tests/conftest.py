@@ -49,13 +49,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the session when the tests added a file to the checkout (they write under tmp_path)."""
     from tests import checkout_guard
 
+    if not checkout_guard.enabled() or _is_xdist_worker(session.config):
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     before = session.config.stash.get(_CHECKOUT_BEFORE, None)
     after = checkout_guard.untracked_files(REPO_ROOT) if before is not None else None
     if before is None or after is None:
+        if checkout_guard.is_checkout(REPO_ROOT) and reporter is not None:  # say so, never pass silently
+            reporter.write_line("\ncheckout check skipped: git status failed (is another git command running?)",
+                                yellow=True)
         return
     added = checkout_guard.added_files(before, after)
     if added:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         lines = [f"the test run added {len(added)} file(s) to the checkout (tests write under tmp_path; "
                  f"{checkout_guard.SWITCH_VAR}=0 turns this check off):"] + [f"  {p}" for p in added[:20]]
         if reporter is not None:

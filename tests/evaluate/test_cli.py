@@ -137,6 +137,7 @@ def test_every_csv_names_its_checkpoint_and_hash(tiny_ckpt, tiny_h5, tmp_path, c
         table = pd.read_csv(tmp_path / "e" / name)
         assert (table["checkpoint"] == str(tiny_ckpt)).all() and (table["checkpoint_sha256"] == sha).all(), name
     code, _, err = run(["dci", "--ckpt", str(tiny_ckpt), "--data", str(tiny_h5), "--num", "4", "--protocol",
-                        "regression", "--n-jobs", "1", "--no-progress", "--out", str(tmp_path / "d")], capsys)
+                        "regression", "--n-jobs", "1", "--no-progress", "--out", str(tmp_path / "d"),
+                        "--figure", str(tmp_path / "d.png")], capsys)
     assert code == 0, err
     assert (pd.read_csv(tmp_path / "d" / "dci.csv")["checkpoint_sha256"] == sha).all()
