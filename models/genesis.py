@@ -26,8 +26,12 @@ Architecture (checked against the official code, applied-ai-lab/genesis; re-writ
   ``nll_constant=True`` (official checkpoints: then ``nll`` is the official ``err``).
   ``sigma_first`` is the official ``pixel_std1`` (sigma of the first component; None = ``sigma``).
 * **GECO** in GENESIS's form: loss = NLL + beta * KL, beta multiplied by ``exp(lr * (goal -
-  NLL_ema))`` after each step (``speedup`` x faster when below the goal); the goal is given per
-  pixel-channel, the step size is scaled by 64^2 / (H W) as in the official trainer.
+  NLL_ema))`` after each step (``speedup`` x faster when below the goal), clamped to
+  ``[geco_beta_min, 1e10]`` (official: ``geco_beta_min`` = 1e-10); the goal is given per
+  pixel-channel, the step size is scaled by 64^2 / (H W) as in the official trainer. Options for
+  CPU recipes, off by default: a beta floor (``geco_beta_min``) and a KL warm-up
+  (``kl_warmup_steps``: the KL weight, GECO's or ``kl_beta``, rises linearly from 0 over the
+  first training steps).
 
 ``latents`` = ``[mu^m_k, mu^c_k]`` (the paper's concatenation), ``[B, K, 64 + 16]``; for GENESIS-S
 ``mu_k`` ``[B, K, 64]``. GENESIS is ordered by design: ``slot_equivariant = False``; its
@@ -99,8 +103,15 @@ class GenesisConfig:
     geco_alpha: float = 0.99
     geco_speedup: float = 10.0
     geco_beta_init: float = 1.0
+    #: lower bound of GECO's beta (the official clamp: 1e-10). GECO lowers beta while the
+    #: reconstruction is worse than the goal; a floor well above 1e-10 keeps the KL shaping the
+    #: latents meanwhile
+    geco_beta_min: float = 1e-10
     #: KL weight when GECO is off
     kl_beta: float = 1.0
+    #: KL warm-up: while training, the KL weight (GECO's beta or ``kl_beta``) is scaled by
+    #: ``min(1, step / kl_warmup_steps)`` of the global training step (0 = off, the official code)
+    kl_warmup_steps: int = 0
     #: train on and report the single-sample Monte-Carlo KL (official) instead of the closed form
     montecarlo_kl: bool = False
     #: GMM sigma of the first component (official ``pixel_std1``); None = ``sigma`` for every k
@@ -122,8 +133,19 @@ class GenesisConfig:
             raise ConfigError(f"image_size must be (H, W) with sides >= 8, got {self.image_size}")
         if self.sigma <= 0:
             raise ConfigError(f"sigma must be positive, got {self.sigma}")
+        check_kl_weighting(self)
         if self.sigma_first is not None and (self.sigma_first <= 0 or self.likelihood != "gmm"):
             raise ConfigError(f"sigma_first must be positive and needs likelihood 'gmm', got {self.sigma_first}")
+
+
+def check_kl_weighting(cfg: Any) -> None:
+    """ConfigError for an unusable ``geco_beta_min`` or ``kl_warmup_steps`` (GENESIS, GENESIS-v2)."""
+    from emorl_eval.errors import ConfigError
+
+    if not 0 < cfg.geco_beta_min <= 1e10:
+        raise ConfigError(f"geco_beta_min must be in (0, 1e10], got {cfg.geco_beta_min}")
+    if cfg.kl_warmup_steps < 0:
+        raise ConfigError(f"kl_warmup_steps must be >= 0, got {cfg.kl_warmup_steps}")
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -502,8 +524,7 @@ class Genesis(ObjectCentricModel):
         out = self._run(images, noise)
         nll = out["nll"]
         kl = kl_loss = out["kl_mc"] if self.config.montecarlo_kl else out["kl"]
-        beta = self.geco_beta if self.config.use_geco else self.config.kl_beta
-        loss = nll.mean() + beta * kl_loss.mean()
+        loss = nll.mean() + self._kl_weight() * kl_loss.mean()
         stage = StageOutput(
             name="posterior", means=out["latents"], masks=out["masks"], recon=out["recon"], nll=nll, kl=kl
         )
@@ -520,13 +541,32 @@ class Genesis(ObjectCentricModel):
         )
 
     def _geco_extras(self, nll: Tensor) -> dict[str, Tensor]:
-        """GECO diagnostics; before the first update the EMA shows the batch NLL it starts from."""
+        """GECO diagnostics; before the first update the EMA shows the batch NLL it starts from.
+        With a KL warm-up also ``kl_weight``, the KL's weight in this step's loss."""
         ema = self.geco_err_ema.detach()
         if torch.isnan(ema):
             ema = nll.detach().mean().to(ema)
-        return {"geco_beta": self.geco_beta.detach().clone(), "geco_err_ema": ema.clone()}
+        extras = {"geco_beta": self.geco_beta.detach().clone(), "geco_err_ema": ema.clone()}
+        if self.config.kl_warmup_steps > 0:
+            extras["kl_weight"] = torch.as_tensor(self._kl_weight()).detach().to(ema).clone()
+        return extras
+
+    def _kl_weight(self) -> Tensor | float:
+        """The KL's weight in the loss: GECO's beta (or ``kl_beta`` without GECO), times
+        ``min(1, step / kl_warmup_steps)`` in training with a KL warm-up (the step of the last
+        :meth:`on_train_step`)."""
+        cfg = self.config
+        weight: Tensor | float = self.geco_beta if cfg.use_geco else cfg.kl_beta
+        step = getattr(self, "_train_step", None)
+        if cfg.kl_warmup_steps > 0 and self.training and step is not None:
+            weight = weight * min(1.0, step / cfg.kl_warmup_steps)
+        return weight
 
     # --- training hooks ------------------------------------------------------------------------
+    def on_train_step(self, step: int) -> None:
+        """Remember the global training step (the KL warm-up's position)."""
+        self._train_step = int(step)
+
     def after_backward(self, output: ModelOutput) -> None:
         """GECO update of beta from the batch NLL (GENESIS's multiplicative rule)."""
         cfg = self.config
@@ -543,7 +583,7 @@ class Genesis(ObjectCentricModel):
             constraint = goal - self.geco_err_ema
             if constraint > 0:
                 step = step * cfg.geco_speedup
-            self.geco_beta.mul_(torch.exp(step * constraint)).clamp_(1e-10, 1e10)
+            self.geco_beta.mul_(torch.exp(step * constraint)).clamp_(cfg.geco_beta_min, 1e10)
 
     def training_schedule(self) -> dict[str, Any]:
         return {"lr": 1e-4, "clip_grad_norm": None}

@@ -31,7 +31,8 @@ official module names so that official state dicts load unchanged):
   closed-form KL of each q(z_k) from p(z_k | sampled z_<k) summed over k (never negative, as
   evaluation requires), or with ``montecarlo_kl=True`` (official checkpoints load with it) the
   official single-sample Monte-Carlo ``sum_k log q(z_k) - log p(z_k | z_<k)`` at the z used, which
-  can be negative for one image (GENESIS-v2 has no mask KL by default); GECO as in GENESIS.
+  can be negative for one image (GENESIS-v2 has no mask KL by default); GECO as in GENESIS, with
+  its CPU-recipe options (``geco_beta_min``, ``kl_warmup_steps``; off by default).
 
 ``ModelOutput.masks`` are the reconstructed masks; the IC-SBP masks are the stage ``"icsbp"``'s
 ``attention`` and ``masks`` (its ``recon`` combines the components with them). ``latents`` = ``mu_k [B, K, feat_dim]``. Noise order (generator or
@@ -65,7 +66,7 @@ from torch import Tensor, nn
 
 from emorl_eval.models._peer_ops import eval_mode, randn
 from emorl_eval.models.components import kl_normal_normal
-from emorl_eval.models.genesis import Genesis
+from emorl_eval.models.genesis import Genesis, check_kl_weighting
 from emorl_eval.models.interface import (
     DecodedScene,
     EquivarianceProbe,
@@ -105,8 +106,12 @@ class GenesisV2Config:
     geco_alpha: float = 0.99
     geco_speedup: float = 10.0
     geco_beta_init: float = 1.0
+    #: lower bound of GECO's beta (official: 1e-10; see models.genesis)
+    geco_beta_min: float = 1e-10
     #: KL weight when GECO is off
     kl_beta: float = 1.0
+    #: KL warm-up steps (0 = off, official; see models.genesis)
+    kl_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         from emorl_eval.errors import ConfigError
@@ -122,6 +127,7 @@ class GenesisV2Config:
             raise ConfigError(f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.sigma <= 0:
             raise ConfigError(f"sigma must be positive, got {self.sigma}")
+        check_kl_weighting(self)
 
 
 def _conv_gn_relu(cin: int, cout: int) -> nn.Sequential:
@@ -249,6 +255,8 @@ class GenesisV2(ObjectCentricModel):
     # GECO in GENESIS's multiplicative form, shared with models.genesis
     after_backward = Genesis.after_backward
     _geco_extras = Genesis._geco_extras
+    _kl_weight = Genesis._kl_weight
+    on_train_step = Genesis.on_train_step
 
     def __init__(self, config: GenesisV2Config) -> None:
         super().__init__(config)
@@ -370,8 +378,7 @@ class GenesisV2(ObjectCentricModel):
         out = self._run(images, noise)
         scene: DecodedScene = out["scene"]  # type: ignore[assignment]
         nll, kl = out["nll"], out["kl"]
-        beta = self.geco_beta if self.config.use_geco else self.config.kl_beta
-        loss = nll.mean() + beta * kl.mean()
+        loss = nll.mean() + self._kl_weight() * kl.mean()
         stages = [
             StageOutput(name="icsbp", means=out["latents"], masks=out["att_masks"],
                         recon=(out["att_masks"] * scene.components).sum(1), attention=out["att_masks"][:, :, 0]),

@@ -15,7 +15,8 @@ configs/train/*/SlotAttention.json), built from the shared components:
   Tetrominoes and Multi-dSprites, ``big`` (deconvolutions from an H/16 grid) for CLEVR6; masks are
   a softmax over slots, RGB a sigmoid;
 * loss: squared error summed over pixels and channels, averaged over the batch (the reference's
-  "MSE"). ``nll`` reports that per-image sum of squared errors and ``kl`` is zero (the model is a
+  "MSE"); ``implicit_grad=True`` backpropagates through the last slot iteration only (Chang et
+  al. 2022: the slots are detached before it; an option, off by default and in every preset). ``nll`` reports that per-image sum of squared errors and ``kl`` is zero (the model is a
   deterministic autoencoder).
 
 ``latents`` = the final slots ``[B, K, D]`` (Table 3's representation); stages ``iter1..iterT``
@@ -59,6 +60,11 @@ class SlotAttentionConfig:
     #: ``reference`` (the EfficientMORL repository's init) or ``standard`` (Xavier gain 1, small
     #: decoder output layer; ``models.components.init.standard_init``)
     init: str = "reference"
+    #: implicit differentiation of the slot iterations (Chang et al. 2022, "Object representations
+    #: as fixed points"): the slots are detached before the last iteration, so the gradient flows
+    #: through that iteration only (its first-order approximation). Forward values are unchanged;
+    #: the learned slot initialisation then receives no gradient and stays where it is.
+    implicit_grad: bool = False
 
     def __post_init__(self) -> None:
         from emorl_eval.errors import ConfigError
@@ -122,7 +128,9 @@ class SlotAttention(ObjectCentricModel):
         slots = self._init_slots(noise)
         b, n_slots, d = slots.shape
         all_slots, all_attn = [], []
-        for _ in range(iterations):
+        for i in range(iterations):
+            if self.config.implicit_grad and i == iterations - 1:
+                slots = slots.detach()
             updates, attn = self.attention.attend(slots, k, v)
             slots = self.gru(updates.reshape(-1, d), slots.reshape(-1, d)).view(b, n_slots, d)
             slots = slots + self.mlp(self.norm_mlp(slots))
