@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "timing": ("emorl_eval.commands.timing", "timing", "Parameter counts and forward+backward time per step (appendix E.3, Figure 22)."),
     "figures": ("emorl_eval.commands.figures", "figures", "Decompositions, latent traversals and per-stage posteriors (Figures 15-21)."),
     "leakage": ("emorl_eval.commands.leakage", "leakage", "Fraction of a one-slot latent traversal's change outside the slot's mask."),
+    "leakage-compare": ("emorl_eval.commands.leakage_compare", "leakage_compare", "Leakage of several models on the same images and settings: one table, one figure."),
     "report": ("emorl_eval.commands.report", "report", "Run every report that applies to a folder of runs; write reports/README.md."),
     "evaluate": ("emorl_eval.commands.evaluate", "evaluate", "ARI (fg/all), MSE, KL, mSC, mBO per image of a checkpoint on a dataset split."),
     "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),

@@ -13,7 +13,10 @@ training path:
 5. ``dci``            - DCI of the zoo EfficientMORL seeds (mean ± std, appendix E.2);
 6. ``symmetry``       - the appendix A checks on the learned EfficientMORL weights;
 7. ``leakage``        - the zoo EfficientMORL, and the first zoo GENESIS when the zoo holds one
-                         (appendix B, Figure 11; none does yet: README, "Model zoo");
+                         (appendix B, Figure 11; none does yet: README, "Model zoo"), with their
+                         traversal figures; ``leakage-compare`` - every zoo model on the same
+                         images and settings (one table, one figure), printed at the end beside
+                         each model's FG-ARI and MSE;
 8. ``figures``        - decomposition of the zoo EfficientMORL (Figures 16-18);
 9. ``report``         - ablation table over the zoo seeds and the index ``reports/README.md``.
 """
@@ -64,6 +67,11 @@ class DemoPlan:
     def checkpoint(self) -> Path:
         return self.run_dir / "checkpoint_last.pt"
 
+    @property
+    def leakage_comparison(self) -> Path:
+        """Output prefix of the leakage comparison of the zoo models (``.csv``, ``.md``, ``.png``)."""
+        return Path("reports") / "leakage" / "zoo_comparison"
+
     def commands(self) -> list[tuple[str, list[str]]]:
         """``(title, argv)`` of each step, in order (paths relative to ``out``)."""
         data, run, ckpt, num = str(self.data_file), str(self.run_dir), str(self.checkpoint), str(self.eval_images)
@@ -104,6 +112,11 @@ class DemoPlan:
         for ref, name in ((first, label), *((f"zoo:{g}", g) for g in genesis)):
             steps.append((f"leakage of {ref}",
                           ["leakage", "--ckpt", ref, "--data", data, "--out", str(Path("reports") / "leakage" / name)]))
+        zoo_models = (*self.emorl, *self.peers)
+        if zoo_models:
+            steps.append(("leakage of every zoo model on the same images and settings (appendix B)",
+                          ["leakage-compare", *[a for n in zoo_models for a in ("--ckpt", f"zoo:{n}")],
+                           "--data", data, "--no-progress", "--out", str(self.leakage_comparison)]))
         steps.append(("report: ablation table over the evaluated runs, index",
                       ["report", "runs", "--out", "reports"]))
         return steps
@@ -158,16 +171,24 @@ def run_demo(plan: DemoPlan, invoke: Callable[[list[str]], int], echo: Callable[
 
 
 def headline_numbers(plan: DemoPlan) -> str:
-    """FG-ARI and MSE of every evaluated zoo model and of the short run (cwd = ``plan.out``)."""
+    """FG-ARI and MSE of every evaluated zoo model (and its leakage from the comparison) and of
+    the short run (cwd = ``plan.out``)."""
     import pandas as pd
 
+    leakage: dict[str, float] = {}
+    comparison = plan.leakage_comparison.with_name(plan.leakage_comparison.name + ".csv")
+    if comparison.is_file():
+        table = pd.read_csv(comparison)
+        leakage = dict(zip(table["label"].astype(str), table["leakage"].astype(float)))
     rows = []
     for name in (*plan.emorl, *plan.peers):
         per_image = Path("runs") / "zoo" / name / "eval" / "per_image.csv"
         if per_image.is_file():
             df = pd.read_csv(per_image)
+            leak = leakage.get(f"zoo:{name}")
+            leak_text = "" if leak is None else "  leakage " + ("n/a" if leak != leak else f"{leak:.2f}")
             rows.append(f"  zoo:{name:<30} FG-ARI {df['ari_fg'].mean():.3f} ± {df['ari_fg'].std(ddof=0):.3f}  "
-                        f"MSE {df['mse'].mean():.2e}  ({len(df)} held-out images)")
+                        f"MSE {df['mse'].mean():.2e}{leak_text}  ({len(df)} held-out images)")
     short = plan.run_dir / "eval" / "per_image.csv"
     if short.is_file():
         df = pd.read_csv(short)
@@ -175,4 +196,7 @@ def headline_numbers(plan: DemoPlan) -> str:
                     f"  MSE {df['mse'].mean():.2e}")
     emorl = [r for r in rows if "zoo:emorl" in r]
     title = "EfficientMORL FG-ARI on held-out Tetrominoes:" if emorl else "results:"
+    if leakage:
+        title += (" (leakage: fraction of a one-slot traversal's change outside the slot, same images "
+                  f"for every model; {comparison})")
     return "\n".join([title, *rows]) if rows else ""

@@ -32,7 +32,7 @@ def test_runs_every_step_in_order_inside_the_output_folder(tmp_path: Path) -> No
     assert run_demo(plan, invoke, lambda s: None) == 0
     verbs = [argv[0] for _, argv in calls]
     assert verbs == ["data", "train", "evaluate"] + ["evaluate"] * 4 + [
-        "refine-sweep", "dci", "symmetry", "figures", "leakage", "leakage", "report"]
+        "refine-sweep", "dci", "symmetry", "figures", "leakage", "leakage", "leakage-compare", "report"]
     assert all(cwd == str(tmp_path) for cwd, _ in calls) and os.getcwd() != str(tmp_path)
     data = calls[0][1]
     assert data[data.index("--seed") + 1] == str(DEMO_DATA_SEED)  # never the zoo's training seed 0
@@ -46,6 +46,9 @@ def test_runs_every_step_in_order_inside_the_output_folder(tmp_path: Path) -> No
     assert "zoo:emorl-a-s1" in symmetry and "--generic-weights" not in symmetry
     leaked = [argv[argv.index("--ckpt") + 1] for _, argv in calls if argv[0] == "leakage"]
     assert leaked == ["zoo:emorl-a-s1", "zoo:genesis-a-s1"]
+    compared = next(argv for _, argv in calls if argv[0] == "leakage-compare")
+    assert [compared[i + 1] for i, a in enumerate(compared) if a == "--ckpt"] == [
+        f"zoo:{n}" for n in (*PLAN["emorl"], *PLAN["peers"])]  # every zoo model, one table
 
 
 def test_training_resumes_when_the_run_has_a_checkpoint(tmp_path: Path) -> None:
@@ -121,3 +124,12 @@ def test_small_demo_end_to_end(toy_zoo: Path, tmp_path: Path, monkeypatch, capsy
     assert "dci/emorl_tetrominoes/dci.csv" in cells[8]  # D
     assert "leakage/emorl-toy-s1.csv" in cells[11] and "symmetry/" in cells[12]
     assert "genesis-toy-s1" in results and "emorl_tetrominoes_cpu_short" in results
+    # every zoo model's leakage, measured on the same images, printed beside its FG-ARI and MSE
+    comparison = pd.read_csv(tmp_path / "reports" / "leakage" / "zoo_comparison.csv")
+    assert comparison["label"].tolist() == ["zoo:emorl-toy-s1", "zoo:genesis-toy-s1"]
+    for label, leak in zip(comparison["label"], comparison["leakage"]):
+        line = next(row for row in out.splitlines() if row.strip().startswith(label + " "))
+        assert "FG-ARI" in line and "MSE" in line
+        assert ("leakage n/a" if leak != leak else f"leakage {leak:.2f}") in line
+    genesis_row = next(line for line in results.splitlines() if line.startswith("| genesis-toy-s1 |"))
+    assert "leakage/" in genesis_row  # the report's results table links a leakage file for every zoo model
