@@ -31,6 +31,15 @@ def tiny_data(tetrominoes_h5: Path, tiny) -> Path:
 
 
 @pytest.fixture(scope="session")
+def dsprites32_h5(tmp_path_factory) -> Path:
+    """8 train + 2 test Multi-dSprites images at 32x32 (models whose smallest size is 32: GENESIS-v2)."""
+    from emorl_eval.data import generate_h5
+
+    return generate_h5(tmp_path_factory.mktemp("data32") / "dsprites32.h5", "multi_dsprites", num=10, seed=0,
+                       test_fraction=0.2, size=32)
+
+
+@pytest.fixture(scope="session")
 def dsprites16_h5(tmp_path_factory) -> Path:
     """8 train + 2 test Multi-dSprites images at 16x16 (the size of the models' ``tiny`` presets)."""
     from emorl_eval.data import generate_h5

@@ -17,11 +17,14 @@ TINY_EMORL = ["image_size=[16,16]", "num_slots=2", "latent_dim=8", "num_layers=2
 
 
 @pytest.mark.parametrize("name", models.available())
-def test_two_steps_of_every_model(name: str, dsprites16_h5: Path, tmp_path: Path) -> None:
+def test_two_steps_of_every_model(name: str, dsprites16_h5: Path, dsprites32_h5: Path, tmp_path: Path) -> None:
     # every registered model must offer a tiny preset (docs/contracts.md) except emorl, which is
-    # shrunk with --set overrides
+    # shrunk with --set overrides; the data matches the preset's image size (16, or 32 for a model
+    # that needs at least 32 px)
     preset, sets = ("tiny", []) if name != "emorl" else (None, TINY_EMORL)
-    cfg = resolve_train_config(name, str(dsprites16_h5), str(tmp_path / name), preset, sets=sets, steps=2,
+    size = tuple(presets.resolve_config(name, preset).image_size) if preset else (16, 16)
+    data = dsprites32_h5 if size == (32, 32) else dsprites16_h5
+    cfg = resolve_train_config(name, str(data), str(tmp_path / name), preset, sets=sets, steps=2,
                                batch_size=2, log_every=1, ckpt_every=1, device="cpu", progress=False)
     train(cfg)
     metrics = pd.read_csv(tmp_path / name / "metrics.csv")
