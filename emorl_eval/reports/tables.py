@@ -43,10 +43,13 @@ def _known_presets(model: str | None) -> list[str]:
 def split_preset(model: str | None, preset: str | None, dataset: str | None) -> tuple[str, str]:
     """(base, suffix) of an ablation preset, e.g. ``tetrominoes_no_geco`` -> (``tetrominoes``,
     ``no_geco``). The base is the longest other registered preset that prefixes it, else the
-    dataset name when it prefixes it; a preset with neither is a base preset itself."""
+    dataset name when it prefixes it; a preset with neither is a base preset itself. ``<dataset>_cpu``
+    (the CPU-size recipe of a dataset) is a base preset too: its ablations are ``<dataset>_cpu_*``."""
     if not preset:
         return "", ""
     preset = str(preset)
+    if dataset and preset == f"{dataset}_cpu":
+        return preset, ""
     bases = [p for p in _known_presets(model) if p != preset and preset.startswith(p + "_")]
     if bases:
         base = max(bases, key=len)

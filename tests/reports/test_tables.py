@@ -101,6 +101,9 @@ def test_helpers() -> None:
     assert format_mean_std(float("nan"), 0.0, 3, 1, 1) == "-"
     assert variant_label("emorl", "no_dualgru") == "emorl w/out dualgru"
     assert split_preset("nonexistent_model", "clevr6_no_geco", "clevr6") == ("clevr6", "no_geco")
+    # the CPU-size recipe is the base its ablations are named against (Table 2 at CPU size)
+    assert split_preset("emorl", "tetrominoes_cpu", "tetrominoes") == ("tetrominoes_cpu", "")
+    assert split_preset("emorl", "tetrominoes_cpu_no_geco", "tetrominoes") == ("tetrominoes_cpu", "no_geco")
 
 
 def test_cli_writes_md_csv_tex_png(runs_dir: Path, tmp_path: Path) -> None:
