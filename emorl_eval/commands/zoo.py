@@ -38,15 +38,23 @@ def zoo_list(markdown: bool) -> None:
             c = e.card
             click.echo(f"| `zoo:{e.name}` | `{c['model']}` / `{c['preset']}` | {c['steps']:,} | {c['train_minutes']} | "
                        f"{e.metric('ari_fg'):.3f} ± {e.metric('ari_fg_std'):.3f} | {e.metric('ari_all'):.3f} | "
-                       f"{e.metric('mse'):.2e} | {e.metric('kl'):.1f} | {c['evaluation']['num_images']} |")
+                       f"{e.metric('mse'):.2e} | {_kl(e, '.1f')} | {c['evaluation']['num_images']} |")
         return
-    header = f"{'name':<35} {'model':<15} {'preset':<18} {'steps':>7} {'minutes':>7} {'FG-ARI':>7} {'MSE':>9} {'KL':>7}  images"
+    header = f"{'name':<35} {'model':<15} {'preset':<24} {'steps':>7} {'minutes':>7} {'FG-ARI':>7} {'MSE':>9} {'KL':>7}  images"
     click.echo(header)
     for e in found:
         card = e.card
-        click.echo(f"{'zoo:' + e.name:<35} {card['model']:<15} {str(card['preset']):<18} {card['steps']:>7} "
-                   f"{card['train_minutes']:>7} {e.metric('ari_fg'):>7.4f} {e.metric('mse'):>9.2e} {e.metric('kl'):>7.2f}"
+        click.echo(f"{'zoo:' + e.name:<35} {card['model']:<15} {str(card['preset']):<24} {card['steps']:>7} "
+                   f"{card['train_minutes']:>7} {e.metric('ari_fg'):>7.4f} {e.metric('mse'):>9.2e} {_kl(e, '.2f'):>7}"
                    f"  {card['evaluation']['num_images']} test")
+
+
+def _kl(entry, spec: str) -> str:
+    """The card's KL, or n/a for a model without one (Slot Attention)."""
+    import math
+
+    value = entry.metric("kl")
+    return "n/a" if math.isnan(value) else format(value, spec)
 
 
 @zoo_group.command("show")

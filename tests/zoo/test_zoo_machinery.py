@@ -91,7 +91,10 @@ def test_zoo_list_and_show(capsys, temp_zoo: Path) -> None:
     assert code == 0 and "zoo:sa-test-s0" in out and "slot_attention" in out
     code, out, _ = _run(capsys, ["zoo", "list", "--markdown"])
     assert code == 0 and out.splitlines()[0].startswith("| name | model / preset | steps |")
-    assert any(line.startswith("| `zoo:sa-test-s0` | `slot_attention` / `tiny` | 3 |") for line in out.splitlines())
+    row = next(line for line in out.splitlines() if line.startswith("| `zoo:sa-test-s0` | `slot_attention` / `tiny` | 3 |"))
+    assert row.split(" | ")[7] == "n/a"  # Slot Attention has no KL: not 0.0
+    code, out, _ = _run(capsys, ["zoo", "list"])
+    assert next(line for line in out.splitlines() if "zoo:sa-test-s0" in line).split()[-3] == "n/a"
     code, out, _ = _run(capsys, ["zoo", "show", "zoo:sa-test-s0"])
     assert code == 0 and "# zoo:sa-test-s0" in out and "emorl-eval train" in out
 
