@@ -138,6 +138,29 @@ def build_config(name: str, values: dict[str, Any]) -> Any:
     return config
 
 
+def dataclass_defaults(cls: type) -> dict[str, Any]:
+    """``{field: default}`` of a dataclass's fields that have a default (or a default factory)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+    return out
+
+
+def config_defaults(name: str) -> dict[str, Any]:
+    """The defaults of model ``name``'s config fields: what a config recorded before a field was
+    added behaves as. ``{}`` for an unknown or broken plug-in, or a config that is no dataclass."""
+    from emorl_eval.models import model_class
+
+    try:
+        config_class = model_class(name).config_class  # type: ignore[attr-defined]
+    except Exception:  # an unknown or broken plug-in: configs compare as they are
+        return {}
+    return dataclass_defaults(config_class) if dataclasses.is_dataclass(config_class) else {}
+
+
 def resolve_config(name: str, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
     """Config dataclass of model ``name``: dataclass defaults < ``preset`` < ``overrides``."""
     values = preset_values(name, preset)

@@ -39,41 +39,19 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _defaults(cls: type) -> dict[str, Any]:
-    """A dataclass's field defaults (fields added after a run was recorded take these)."""
-    import dataclasses
-
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            out[f.name] = f.default_factory()  # type: ignore[misc]
-    return out
-
-
-def _model_defaults(model: str | None) -> dict[str, Any]:
-    from emorl_eval.errors import EmorlEvalError
-    from emorl_eval.models import model_class
-
-    try:
-        return _defaults(model_class(str(model)).config_class) if model else {}
-    except (EmorlEvalError, AttributeError, TypeError):
-        return {}
-
-
 def recipe(config: dict[str, Any]) -> dict[str, Any]:
     """The recipe of a run's ``config.json``: ``model.<field>`` for every model-config field and
     ``train.<field>`` for every training field outside :data:`NON_RECIPE_TRAIN_FIELDS`; fields
     the run predates count with their defaults, so older and newer runs of one recipe agree."""
+    from emorl_eval.models.presets import config_defaults, dataclass_defaults
     from emorl_eval.training.config import TrainConfig
 
     model = config.get("model_name") or (config.get("train") or {}).get("model")
     out: dict[str, Any] = {}
-    model_config = {**_model_defaults(model), **(config.get("model_config") or {})}
+    model_config = {**(config_defaults(str(model)) if model else {}), **(config.get("model_config") or {})}
     for key, value in model_config.items():
         out[f"model.{key}"] = _plain(value)
-    train = {**_defaults(TrainConfig), **(config.get("train") or {})}
+    train = {**dataclass_defaults(TrainConfig), **(config.get("train") or {})}
     for key, value in train.items():
         if key not in NON_RECIPE_TRAIN_FIELDS:
             out[f"train.{key}"] = _plain(value)

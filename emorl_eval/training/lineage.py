@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from emorl_eval.errors import CheckpointError, ConfigError
+from emorl_eval.models.presets import config_defaults
 
 
 @dataclass
@@ -140,33 +141,12 @@ def check_compatible(parent: Parent, model_name: str, child_config: dict[str, An
         raise ConfigError(f"--init-from {parent.spec}: holds model {parent.model_name!r}, not {model_name!r}")
     # a field added to the model config after the parent was written is absent from its config:
     # the parent ran with the behaviour the field's default keeps
-    added = {k: v for k, v in _config_defaults(model_name).items() if k not in parent.config}
+    added = {k: v for k, v in config_defaults(model_name).items() if k not in parent.config}
     diffs = config_differences({**added, **parent.config}, child_config, given)
     if diffs:
         hint = f"; the parent's config is preset {preset_hint!r}" if preset_hint else ""
         raise ConfigError(f"--init-from {parent.spec}: this run's model config differs from the parent's in "
                           f"{'; '.join(diffs)}: give each again with --set KEY=VALUE to change it{hint}")
-
-
-def _config_defaults(model_name: str) -> dict[str, Any]:
-    """The model config's fields that have a default value, with it (``{}`` when unknown)."""
-    import dataclasses
-
-    from emorl_eval import models
-
-    try:
-        config_class = models.model_class(model_name).config_class
-    except Exception:  # an unknown or broken plugin: compare the configs as they are
-        return {}
-    if not dataclasses.is_dataclass(config_class):
-        return {}
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(config_class):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            out[f.name] = f.default_factory()  # type: ignore[misc]
-    return out
 
 
 def matching_preset(model_name: str, config: dict[str, Any]) -> str | None:
