@@ -99,9 +99,9 @@ def read_parent(spec: str) -> Parent:
         spec=str(spec), path=path, sha256=file_sha256(path), model_name=str(raw.get("model_name")),
         preset=raw.get("preset"), config=dict(raw.get("config") or {}), seed=seed, step=step,
         state_dict=raw["state_dict"],
-        # a run without lineage trained all its steps itself; one with lineage adds its own part
-        cumulative_steps=int(own_lineage.get("parent_cumulative_steps", 0)) + step - int(own_lineage.get("parent_steps", 0)),
-        cumulative_minutes=float(own_lineage.get("parent_cumulative_minutes", 0.0)) + minutes,
+        # a run without lineage trained all its steps itself; one with lineage recorded the sums
+        cumulative_steps=int(own_lineage.get("cumulative_steps", step)),
+        cumulative_minutes=float(own_lineage.get("cumulative_minutes", minutes)),
         ancestors=ancestors,
     )
 
