@@ -42,7 +42,8 @@ class RunTable:
     Attributes:
         runs: one row per evaluated run: ``run, path, model, preset, dataset, seed, steps
             (the evaluated checkpoint's step), variant_diff (fields departing from the preset),
-            n_images, ari, mse, kl, source, variant_key`` (:mod:`emorl_eval.reports.variants`) (metric values are the run's mean over its test images, in
+            n_images, ari, mse, kl, source, variant_key`` (:mod:`emorl_eval.reports.variants`;
+            metric values are the run's mean over its test images, in
             raw units: ARI in [0, 1], MSE per pixel-channel, KL in nats per image; NaN where the
             evaluation does not report the metric).
         missing: one row per run without a usable evaluation: ``run, path, model, preset,
