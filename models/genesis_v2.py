@@ -27,7 +27,9 @@ official module names so that official state dicts load unchanged):
 * **Prior** (autoregressive, as GENESIS's mask prior): p(z_1) = N(0, I), p(z_k | z_<k) from an
   LSTM(4 feat_dim) + linear head, means ``tanh``, stds ``sigmoid(. + 4) + 1e-4``.
 * **Loss**: ``nll`` = the official ``err`` (pixel-wise Gaussian mixture over the reconstructed
-  masks, sigma 0.7, *with* the ``0.5 log 2 pi`` constant, unlike our other models); ``kl`` = the
+  masks, sigma 0.7, *with* the ``0.5 log 2 pi`` constant, unlike our other models; the option
+  ``likelihood="gaussian"`` scores the summed reconstruction instead, as EfficientMORL appendix B.1
+  trained GENESIS); ``kl`` = the
   closed-form KL of each q(z_k) from p(z_k | sampled z_<k) summed over k (never negative, as
   evaluation requires), or with ``montecarlo_kl=True`` (official checkpoints load with it) the
   official single-sample Monte-Carlo ``sum_k log q(z_k) - log p(z_k | z_<k)`` at the z used, which
@@ -97,6 +99,10 @@ class GenesisV2Config:
     montecarlo_kl: bool = False
     #: GMM sigma (official pixel_std1 = pixel_std2)
     sigma: float = 0.7
+    #: "gmm" (official: pixel-wise mixture over the reconstructed masks) or "gaussian" (a Gaussian
+    #: of the summed reconstruction ``sum_k m_k x_k``, the likelihood EfficientMORL appendix B.1
+    #: trained GENESIS with; a CPU-recipe option)
+    likelihood: str = "gmm"
     #: include the 0.5 log 2 pi constant in ``nll`` (the official ``err``)
     nll_constant: bool = True
     use_geco: bool = True
@@ -127,6 +133,8 @@ class GenesisV2Config:
             raise ConfigError(f"kernel must be one of {', '.join(KERNELS)}, got {self.kernel!r}")
         if self.sigma <= 0:
             raise ConfigError(f"sigma must be positive, got {self.sigma}")
+        if self.likelihood not in ("gmm", "gaussian"):
+            raise ConfigError(f"likelihood must be 'gmm' or 'gaussian', got {self.likelihood!r}")
         check_kl_weighting(self)
 
 
@@ -334,10 +342,15 @@ class GenesisV2(ObjectCentricModel):
         return torch.stack(mus, 1), torch.stack(sigmas, 1)
 
     def _nll(self, images: Tensor, components: Tensor, log_masks: Tensor) -> Tensor:
-        """Official ``err`` ``[B]``: ``-sum_p log sum_k m_k N(x_p; x_kp, sigma^2)`` (logsumexp)."""
+        """Official ``err`` ``[B]``: ``-sum_p log sum_k m_k N(x_p; x_kp, sigma^2)`` (logsumexp);
+        with ``likelihood="gaussian"``: ``-sum_p log N(x_p; sum_k m_k x_kp, sigma^2)``."""
         sigma = self.config.sigma
-        log_p = (log_masks - math.log(sigma) - 0.5 * ((images.unsqueeze(1) - components) / sigma) ** 2)
-        nll = -torch.logsumexp(log_p, dim=1).sum(dim=(1, 2, 3))
+        if self.config.likelihood == "gaussian":
+            recon = (log_masks.exp() * components).sum(1)
+            nll = (math.log(sigma) + 0.5 * ((images - recon) / sigma) ** 2).sum(dim=(1, 2, 3))
+        else:
+            log_p = (log_masks - math.log(sigma) - 0.5 * ((images.unsqueeze(1) - components) / sigma) ** 2)
+            nll = -torch.logsumexp(log_p, dim=1).sum(dim=(1, 2, 3))
         if self.config.nll_constant:
             nll = nll + 0.5 * math.log(2 * math.pi) * images[0].numel()
         return nll

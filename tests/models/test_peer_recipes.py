@@ -161,3 +161,24 @@ def test_init_from_a_parent_without_a_newer_field(dsprites16_h5: Path, tmp_path:
     train(resolve_train_config("slot_attention", str(dsprites16_h5), str(tmp_path / "c3"), "tiny", steps=3,
                                init_from=str(ckpt_path), sets=["implicit_grad=false"], **common))
     assert math.isfinite(float(torch.load(tmp_path / "c3" / "checkpoint_last.pt", weights_only=True)["step"]))
+
+
+# --- GENESIS-v2: the Gaussian likelihood of the summed reconstruction -----------------------------
+def test_genesis_v2_gaussian_likelihood_scores_the_summed_reconstruction() -> None:
+    x = _images(32, 32)
+    noise = None
+    outs = {}
+    for likelihood in ("gmm", "gaussian"):
+        torch.manual_seed(0)
+        model = models.build("genesis_v2", preset="tiny", sigma=0.1, likelihood=likelihood).eval()
+        noise = model.draw_noise(2, torch.Generator().manual_seed(0)) if noise is None else noise
+        with torch.no_grad():
+            outs[likelihood] = model(x, noise=noise)
+    out = outs["gaussian"]
+    constant = 0.5 * math.log(2 * math.pi) * x[0].numel()
+    expected = (math.log(0.1) + 0.5 * ((x - out.recon) / 0.1) ** 2).sum(dim=(1, 2, 3)) + constant
+    torch.testing.assert_close(out.nll, expected, rtol=1e-5, atol=1e-2)
+    torch.testing.assert_close(outs["gmm"].recon, out.recon)  # same weights, same scene
+    assert not torch.allclose(outs["gmm"].nll, out.nll)
+    with pytest.raises(ConfigError, match="likelihood"):
+        models.build("genesis_v2", preset="tiny", likelihood="laplace")
