@@ -182,3 +182,14 @@ def test_genesis_v2_gaussian_likelihood_scores_the_summed_reconstruction() -> No
     assert not torch.allclose(outs["gmm"].nll, out.nll)
     with pytest.raises(ConfigError, match="likelihood"):
         models.build("genesis_v2", preset="tiny", likelihood="laplace")
+
+
+def test_genesis_v2_cpu_preset_is_the_measured_recipe() -> None:
+    from emorl_eval.models.presets import resolve_config, training_defaults
+
+    cfg = resolve_config("genesis_v2", "tetrominoes_cpu")
+    # docs/peers_cpu_learning.md: the official mixture at sigma 0.1 did not decompose, the Gaussian did
+    assert (cfg.likelihood, cfg.sigma, cfg.use_geco, cfg.kernel, cfg.autoreg_prior) == ("gaussian", 0.1, False,
+                                                                                        "gaussian", True)
+    assert resolve_config("genesis_v2", "multi_dsprites").likelihood == "gmm"  # official presets unchanged
+    assert training_defaults("genesis_v2", "tetrominoes_cpu")["batch_size"] == 16
