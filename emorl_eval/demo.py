@@ -12,8 +12,9 @@ training path:
 4. ``refine-sweep``   - the zoo EfficientMORL at I = 0..4 test-time refinement steps (Figure 14);
 5. ``dci``            - DCI of the zoo EfficientMORL seeds (mean ± std, appendix E.2);
 6. ``symmetry``       - the appendix A checks on the learned EfficientMORL weights;
-7. ``leakage``        - the zoo EfficientMORL, and the first zoo GENESIS when the zoo holds one
-                         (appendix B, Figure 11; none does yet: README, "Model zoo"), with their
+7. ``leakage``        - the zoo EfficientMORL, and the first zoo GENESIS-family model when the
+                         zoo holds one (appendix B, Figure 11; today ``genesis-v2-tetrominoes-s1``:
+                         no GENESIS trained here decomposes yet, README "Model zoo"), with their
                          traversal figures; ``leakage-compare`` - every zoo model on the same
                          images and settings (one table, one figure), printed at the end beside
                          each model's FG-ARI and MSE;
