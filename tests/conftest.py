@@ -89,3 +89,17 @@ def shared_dir() -> Path:
     from tests.shared_files import require_shared
 
     return require_shared()
+
+
+@pytest.fixture
+def adam_lrs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The learning rate of every ``torch.optim.Adam.step`` taken during the test, in order."""
+    lrs: list[float] = []
+    real_step = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    return lrs
