@@ -25,7 +25,8 @@ from emorl_eval.commands._common import OutputPath
               "JSON for lists: --set 'refinement_curriculum=[[0,3],[100000,1]]'; --set refinement_steps=N alone trains "
               "with I = N throughout.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
-              "as an uninterrupted run).")
+              "as an uninterrupted run): repeat the command that started it and add --resume. --model, --preset, "
+              "--seed and --init-from default to the run's own.")
 @click.option("--init-from", "init_from", default=None, metavar="CKPT|RUN_DIR|zoo:NAME", show_default="a run from scratch",
               help="Start a new run from another run's weights and model state (GECO buffers included). The step "
               "counter continues from the parent's step (GECO, the refinement curriculum and the LR schedule carry "
@@ -81,10 +82,14 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
     from emorl_eval.errors import ConfigError
     from emorl_eval.training import resolve_train_config, train_until_stopped
 
-    if resume and init_from:
-        raise ConfigError("--resume and --init-from exclude each other: --resume continues the run in --out, "
-                          "--init-from starts a new one from a parent")
-    if init_from and not resume:
+    if resume:  # the run folder names its model, preset, seed and parent: the start command + --resume works
+        started = _started_with(out)
+        if init_from is not None and started.get("init_from") != init_from:
+            raise ConfigError(f"--resume {out}: the run was started with --init-from {started.get('init_from')}, "
+                              f"not {init_from}; drop --init-from to continue it")
+        model, preset = model or started.get("model"), preset or started.get("preset")
+        seed = started.get("seed") if seed is None else seed
+    elif init_from:
         from emorl_eval.training.lineage import read_parent
 
         parent = read_parent(init_from)
@@ -109,6 +114,18 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
             import signal
 
             raise SystemExit(128 + int(getattr(signal, result.stopped_by)))
+
+
+def _started_with(out) -> dict:
+    """The training fields of the run in ``out`` (its config.json), or {} when it has none: the
+    trainer then says there is nothing to resume."""
+    import json
+    from pathlib import Path
+
+    try:
+        return dict(json.loads((Path(out) / "config.json").read_text()).get("train", {}))
+    except (OSError, ValueError):
+        return {}
 
 
 def _tensorboard_options(enabled: bool, image_every: int):

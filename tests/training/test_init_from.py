@@ -145,11 +145,32 @@ def test_cli_takes_model_preset_and_seed_from_the_parent(parent: Path, tiny_data
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--resume"], "--resume and --init-from exclude each other"),
     (["--model", "emorl", "--batch-size", "4"], "holds model 'tiny', not 'emorl'"),
 ])
 def test_cli_errors_are_one_line(parent: Path, tiny_data: Path, tmp_path: Path, capsys, extra, message) -> None:
     code, _, err = run_cli(["train", "--init-from", str(parent), "--data", str(tiny_data),
                             "--out", str(tmp_path / "x"), "--steps", "8", "--device", "cpu", *extra], capsys)
     assert code != 0 and message in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_resumes_with_the_starting_command(parent: Path, tiny_data: Path, tmp_path: Path, capsys) -> None:
+    """The stop message says "the same command and --resume": that works for a child run, and a
+    bare --resume takes the model, preset, seed and parent from the run folder."""
+    out = tmp_path / "child"
+    start = ["train", "--init-from", str(parent), "--set", "latent_dim=4", "--data", str(tiny_data),
+             "--out", str(out), "--device", "cpu", "--no-progress"]
+    code, _, err = run_cli([*start, "--steps", "8"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli([*start, "--steps", "10", "--resume"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["train", "--set", "latent_dim=4", "--data", str(tiny_data), "--out", str(out),
+                            "--device", "cpu", "--no-progress", "--steps", "12", "--resume"], capsys)
+    assert code == 0, err
+    ckpt = torch.load(out / LAST, weights_only=True)
+    assert ckpt["step"] == 12 and ckpt["extra"]["lineage"]["parent"] == str(parent)
+    assert ckpt["model_name"] == "tiny"
+
+    code, _, err = run_cli([*start, "--steps", "14", "--resume", "--init-from", str(out)], capsys)
+    assert code != 0 and f"was started with --init-from {parent}" in err
     assert len(err.strip().splitlines()) == 1, err
