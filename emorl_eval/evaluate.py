@@ -340,7 +340,10 @@ def sweep_summary(long: pd.DataFrame, metrics: Iterable[str] = SWEEP_METRICS) ->
 
 def resolve_checkpoint(path: Any) -> Any:
     """A checkpoint file, or a run folder: its ``checkpoint_last.pt``, else its newest
-    ``checkpoint*.pt`` (by step in the name). Raises CheckpointError when there is none."""
+    ``checkpoint*.pt`` (by step in the name); an official GENESIS run folder
+    (``checkpoints/<run>/<n>/``, or ``<run>`` itself: its highest ``<n>``) gives ``model.ckpt-FINAL``,
+    else ``model.ckpt-latest``, else its highest ``model.ckpt-<iter>``. Raises CheckpointError when
+    there is none."""
     from pathlib import Path
 
     from emorl_eval.errors import CheckpointError
@@ -351,9 +354,32 @@ def resolve_checkpoint(path: Any) -> Any:
     if (path / "checkpoint_last.pt").is_file():
         return path / "checkpoint_last.pt"
     found = sorted(path.glob("checkpoint*.pt"))
-    if not found:
-        raise CheckpointError(f"run folder {path} holds no checkpoint*.pt")
-    return found[-1]
+    if found:
+        return found[-1]
+    official = _official_genesis_checkpoint(path)
+    if official is None:
+        raise CheckpointError(f"run folder {path} holds no checkpoint*.pt (nor an official model.ckpt-*)")
+    return official
+
+
+def _official_genesis_checkpoint(folder: Any) -> Any:
+    """The checkpoint an official GENESIS trainer's folder names as its newest, or None."""
+    def iteration(file: Any) -> int:
+        tail = file.name.rsplit("-", 1)[-1]
+        return int(tail) if tail.isdigit() else -1
+
+    for name in ("model.ckpt-FINAL", "model.ckpt-latest"):
+        if (folder / name).is_file():
+            return folder / name
+    numbered = [f for f in folder.glob("model.ckpt-*") if f.is_file() and iteration(f) >= 0]
+    if numbered:
+        return max(numbered, key=iteration)
+    repeats = sorted((d for d in folder.iterdir() if d.is_dir() and d.name.isdigit()), key=lambda d: int(d.name))
+    for repeat in reversed(repeats):  # <run>/<n>/: the highest n that holds a checkpoint
+        found = _official_genesis_checkpoint(repeat)
+        if found is not None:
+            return found
+    return None
 
 
 def load_inputs(ckpt: Any, data: Any, split: str = "test", preset: str | None = None,

@@ -25,7 +25,7 @@ def parse_int_list(value: str | None, option: str) -> list[int] | None:
 
 class CheckpointPath(click.ParamType):
     """A ``--ckpt`` value: a checkpoint file, a run folder (converted to its ``checkpoint_last.pt``,
-    else its newest ``checkpoint*.pt``), or ``zoo:NAME`` (converted to the zoo entry's checkpoint
+    else its newest ``checkpoint*.pt``, or an official GENESIS run's newest ``model.ckpt-*``), or ``zoo:NAME`` (converted to the zoo entry's checkpoint
     file; an unknown name is a one-line error listing the known ones)."""
 
     name = "checkpoint"
@@ -53,7 +53,8 @@ class CheckpointPath(click.ParamType):
 #: help text shared by every --ckpt option
 CKPT_HELP = ("Checkpoint: ours (runs/NAME/checkpoint_last.pt or the run folder), a zoo model "
              "(zoo:NAME, see emorl-eval zoo list), an official EfficientMORL one (with --preset) or an "
-             "official GENESIS / GENESIS-v2 one (model.ckpt-*, flags.json beside it or --flags).")
+             "official GENESIS / GENESIS-v2 one (model.ckpt-* or its run folder: FINAL, else latest, else the "
+             "highest iteration; flags.json beside it or --flags).")
 
 
 def _record_flags(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:

@@ -62,6 +62,11 @@ def test_evaluate_official_run_folder_and_flags(v2_run, genesis_lone, md_h5, tmp
     assert code == 0, err
     rows = _rows(tmp_path / "v2" / "per_image.csv")
     assert len(rows) == 4 and "ARI (fg)" in out
+    # the run's folder (checkpoints/<run>) stands for its newest checkpoint, flags.json beside it
+    code, out, err = run_cli(["evaluate", "--ckpt", str(v2_run.parent.parent), "--data", str(md_h5), "--num", "4",
+                              "--batch-size", "2", "--out", str(tmp_path / "v2_folder"), "--no-progress"], capsys)
+    assert code == 0, err
+    assert _rows(tmp_path / "v2_folder" / "per_image.csv") == rows
     lone, flags = genesis_lone
     code, out, err = run_cli(["evaluate", "--ckpt", str(lone), "--flags", str(flags), "--data", str(md_h5),
                               "--num", "4", "--batch-size", "2", "--out", str(tmp_path / "g"), "--no-progress"], capsys)

@@ -114,6 +114,27 @@ def test_run_folder_as_checkpoint(tmp_path, tiny_h5, capsys) -> None:
     assert code == 2 and "holds no checkpoint" in err
 
 
+@pytest.mark.parametrize("files, expected", [
+    (["model.ckpt-1000", "model.ckpt-FINAL", "model.ckpt-latest"], "model.ckpt-FINAL"),
+    (["model.ckpt-1000", "model.ckpt-latest"], "model.ckpt-latest"),
+    (["model.ckpt-900", "model.ckpt-10000", "model.ckpt-2000"], "model.ckpt-10000"),  # by number, not name
+    (["1/model.ckpt-FINAL", "2/model.ckpt-500", "10/model.ckpt-latest", "11/notes.txt"], "10/model.ckpt-latest"),
+])
+def test_official_genesis_run_folder_resolves_to_its_newest_checkpoint(tmp_path, files, expected) -> None:
+    """The official trainer writes checkpoints/<run>/<n>/model.ckpt-<iter>|-latest|-FINAL: either
+    folder names its newest checkpoint (the highest <n> that holds one)."""
+    from emorl_eval.errors import CheckpointError
+    from emorl_eval.evaluate import resolve_checkpoint
+
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert resolve_checkpoint(tmp_path) == tmp_path / expected
+    (tmp_path / "empty" / "3").mkdir(parents=True)
+    with pytest.raises(CheckpointError, match="nor an official model.ckpt"):
+        resolve_checkpoint(tmp_path / "empty")
+
+
 def test_official_checkpoint_needs_and_uses_a_preset(shared_dir, tiny_h5, tmp_path, capsys) -> None:
     ckpt = shared_dir / "fixtures" / "official_format_emorl_tetrominoes_init.pth"
     base = ["evaluate", "--ckpt", str(ckpt), "--data", str(tiny_h5), "--num", "2", "--refinement-steps", "0",
