@@ -108,7 +108,7 @@ def slots_used(masks: Tensor, min_area: float = SLOT_USED_MIN_AREA) -> Tensor:
     return (winners >= min_area).sum(dim=1).to(torch.float64)
 
 
-def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
+def _image_rows(batch: dict[str, Tensor], output: Any, kl_monte_carlo: bool = False) -> dict[str, np.ndarray]:
     """Per-image metric values of one batch."""
     images = batch["image"]
     masks = output.masks.detach()
@@ -116,7 +116,7 @@ def _image_rows(batch: dict[str, Tensor], output: Any) -> dict[str, np.ndarray]:
     scores = mask_metrics(true, masks, visibility=batch["visibility"].to(masks.device))
     b = images.shape[0]
     scores["mse"] = mse(images, output.recon.detach())
-    scores["kl"] = kl_per_image(output.kl, batch_size=b)
+    scores["kl"] = kl_per_image(output.kl, batch_size=b, monte_carlo=kl_monte_carlo)
     nll = getattr(output, "nll", None)
     scores["nll"] = nll.detach().to(torch.float64) if isinstance(nll, Tensor) else torch.full((b,), math.nan)
     scores["slots_used"] = slots_used(masks)
@@ -141,7 +141,7 @@ def _run_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, 
             with torch.no_grad():
                 output = model(images, refinement_steps=steps if model.supports_refinement else None,
                                generator=generator)
-            rows = _image_rows({**batch, "image": images}, output)
+            rows = _image_rows({**batch, "image": images}, output, getattr(model, "kl_monte_carlo", False))
             for key in METRIC_COLUMNS:
                 columns[key].append(rows[key])
             indices.append(batch["index"].numpy())

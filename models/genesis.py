@@ -18,8 +18,9 @@ Architecture (checked against the official code, applied-ai-lab/genesis; re-writ
 * **KL**: per component, the closed-form KL between the Gaussian posterior and the Gaussian prior
   *conditional on the sampled* z^m_{<k} (resp. z^m_k): the same expectation as the official code's
   single-sample Monte-Carlo ``log q(z) - log p(z)``, lower variance and never negative (evaluation
-  rejects negative KLs). ``montecarlo_kl=True`` (the official flag; what official checkpoints load
-  with) trains on *and reports* the official MC estimate, which can be negative for one image.
+  rejects negative analytic KLs). ``montecarlo_kl=True`` (the official flag; what official checkpoints load
+  with) trains on *and reports* the official MC estimate, which can be negative for one image
+  (``kl_monte_carlo`` tells evaluations so: they accept it and report its mean).
 * **Likelihood**: the pixel-wise Gaussian mixture (``gmm``, the original, sigma 0.7) or the
   Gaussian of the summed reconstruction (``gaussian``, sigma 0.1, what EfficientMORL appendix B.1
   trained GENESIS with). NLLs omit the ``0.5 log 2 pi`` constant like every model here, unless
@@ -330,6 +331,11 @@ class Genesis(ObjectCentricModel):
     slot_equivariant: ClassVar[bool] = False
     #: the ``two_stage`` value this registry name requires
     default_two_stage: ClassVar[bool] = True
+
+    @property
+    def kl_monte_carlo(self) -> bool:
+        """True with ``montecarlo_kl`` (official checkpoints): ``kl`` is then the single-sample estimate."""
+        return bool(self.config.montecarlo_kl)
 
     def __init__(self, config: GenesisConfig) -> None:
         if config.two_stage != self.default_two_stage:

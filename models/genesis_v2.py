@@ -265,6 +265,7 @@ class GenesisV2(ObjectCentricModel):
     _geco_extras = Genesis._geco_extras
     _kl_weight = Genesis._kl_weight
     on_train_step = Genesis.on_train_step
+    kl_monte_carlo = Genesis.kl_monte_carlo
 
     def __init__(self, config: GenesisV2Config) -> None:
         super().__init__(config)

@@ -164,6 +164,13 @@ class ObjectCentricModel(nn.Module, abc.ABC):
     #: its ``kl`` is zeros, which evaluations report as n/a (empty in CSV files), not as a KL of 0
     has_kl: ClassVar[bool] = True
 
+    @property
+    def kl_monte_carlo(self) -> bool:
+        """Whether ``kl`` is a Monte-Carlo estimate (log q(z|x) - log p(z) at the sampled z), which
+        is unbiased but can be negative for one image; analytic KLs (the default) are >= 0, and
+        evaluations reject a negative one as a sign error."""
+        return False
+
     def __init__(self, config: Any) -> None:
         super().__init__()
         self.config = config

@@ -44,15 +44,18 @@ def mse(images: Tensor, recon: Tensor) -> Tensor:
     return sq.mean(dim=1).to(torch.float64)
 
 
-def kl_per_image(kl: Tensor, batch_size: int | None = None) -> Tensor:
+def kl_per_image(kl: Tensor, batch_size: int | None = None, monte_carlo: bool = False) -> Tensor:
     """The model's per-image KL (nats), validated and returned as ``[B]`` float64.
 
     Models report KL themselves (``ModelOutput.kl``, summed over slots, latent dims and layers);
-    this only checks it is one finite, non-negative number per image.
+    this only checks it is one finite number per image, non-negative unless it is a Monte-Carlo
+    estimate.
 
     Args:
         kl: ``[B]`` per-image KL in nats.
         batch_size: expected B, when known.
+        monte_carlo: the values are single-sample estimates log q(z|x) - log p(z) (official GENESIS),
+            which can be negative for one image (their mean estimates the KL without bias).
     """
     if not isinstance(kl, Tensor):
         raise DataError(f"kl: expected a torch.Tensor, got {type(kl).__name__}")
@@ -63,6 +66,6 @@ def kl_per_image(kl: Tensor, batch_size: int | None = None) -> Tensor:
     if not torch.all(torch.isfinite(kl)):
         raise DataError("kl: contains NaN or infinite values")
     # analytic KLs are >= 0; allow float round-off but flag a sign error
-    if kl.numel() and float(kl.min()) < -1e-3:
+    if not monte_carlo and kl.numel() and float(kl.min()) < -1e-3:
         raise DataError(f"kl: negative value {float(kl.min()):.4g}; expected KL in nats (>= 0)")
     return kl

@@ -54,6 +54,46 @@ def test_columns_and_values_match_direct_metrics(dataset) -> None:
     assert df.loc[5, "kl"] == pytest.approx(out.kl[1].item(), rel=1e-6)
 
 
+class FakeMonteCarloKL(FakeModel):
+    """Reports a single-sample KL estimate, negative for some images (as official GENESIS can)."""
+
+    model_name = "fake_mc_kl"
+    monte_carlo = True
+
+    @property
+    def kl_monte_carlo(self) -> bool:
+        return self.monte_carlo
+
+    def forward(self, images, refinement_steps=None, generator=None, decode_stages=False):
+        out = super().forward(images, refinement_steps, generator, decode_stages)
+        out.kl = out.kl - 10.5  # 10 + steps + U(0, 1) - 10.5: negative for about half the images at I = 0
+        return out
+
+
+class FakeNegativeAnalyticKL(FakeMonteCarloKL):
+    monte_carlo = False
+
+
+def test_a_monte_carlo_kl_may_be_negative_per_image(dataset) -> None:
+    df = evaluate_model(FakeMonteCarloKL(), dataset, num=12, batch_size=4, refinement_steps=0, seed=0,
+                        progress=False)
+    assert (df["kl"] < 0).any() and (df["kl"] > 0).any()
+    plain = evaluate_model(FakeModel(), dataset, num=12, batch_size=4, refinement_steps=0, seed=0, progress=False)
+    assert np.allclose(df["kl"], plain["kl"] - 10.5)
+    with pytest.raises(DataError, match="negative"):  # the same numbers as an analytic KL: a sign error
+        evaluate_model(FakeNegativeAnalyticKL(), dataset, num=12, batch_size=4, refinement_steps=0, seed=0,
+                       progress=False)
+
+
+def test_official_genesis_reports_a_monte_carlo_kl() -> None:
+    from emorl_eval import models
+
+    assert models.build("genesis", preset="tiny", montecarlo_kl=True).kl_monte_carlo
+    assert not models.build("genesis", preset="tiny").kl_monte_carlo
+    assert models.build("genesis_v2", preset="tiny", montecarlo_kl=True).kl_monte_carlo
+    assert not FakeModel().kl_monte_carlo
+
+
 def test_deterministic_and_num_clipped(dataset) -> None:
     a = evaluate_model(FakeModel(), dataset, num=1000, batch_size=5, seed=0, progress=False)
     b = evaluate_model(FakeModel(), dataset, num=1000, batch_size=5, seed=0, progress=False)

@@ -50,3 +50,7 @@ def test_kl_passthrough() -> None:
         kl_per_image(torch.tensor([-1.0]))
     with pytest.raises(DataError, match="NaN"):
         kl_per_image(torch.tensor([float("nan")]))
+    # a Monte-Carlo estimate may be negative for one image; NaN is still refused
+    assert kl_per_image(torch.tensor([-2.5, 4.0]), monte_carlo=True).tolist() == [-2.5, 4.0]
+    with pytest.raises(DataError, match="NaN"):
+        kl_per_image(torch.tensor([float("nan")]), monte_carlo=True)
