@@ -18,6 +18,7 @@ all ancestors.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +76,13 @@ def read_parent(spec: str) -> Parent:
     is not a checkpoint of ours."""
     from emorl_eval import zoo
     from emorl_eval.evaluate import resolve_checkpoint
-    from emorl_eval.models.checkpoints import FORMAT, file_sha256, read_checkpoint
+    from emorl_eval.models.checkpoints import FORMAT
 
     path = zoo.resolve(spec)
     if not path.exists():
         raise CheckpointError(f"--init-from {spec}: no such file or run folder")
     path = Path(resolve_checkpoint(path))
-    raw = read_checkpoint(path)
+    raw, sha256 = _read_once(str(path.resolve()), *_signature(path))
     if raw.get("format") != FORMAT:
         raise CheckpointError(f"--init-from {spec}: not an emorl-eval checkpoint (official checkpoints have no "
                               f"training lineage; load them with --ckpt, or convert by training from scratch)")
@@ -96,7 +97,7 @@ def read_parent(spec: str) -> Parent:
     if own_lineage.get("parent"):
         ancestors.append({k: own_lineage[k] for k in ("parent", "parent_sha256", "parent_steps") if k in own_lineage})
     return Parent(
-        spec=str(spec), path=path, sha256=file_sha256(path), model_name=str(raw.get("model_name")),
+        spec=str(spec), path=path, sha256=sha256, model_name=str(raw.get("model_name")),
         preset=raw.get("preset"), config=dict(raw.get("config") or {}), seed=seed, step=step,
         state_dict=raw["state_dict"],
         # a run without lineage trained all its steps itself; one with lineage recorded the sums
@@ -104,6 +105,21 @@ def read_parent(spec: str) -> Parent:
         cumulative_minutes=float(own_lineage.get("cumulative_minutes", minutes)),
         ancestors=ancestors,
     )
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    """What changes when a checkpoint file is rewritten (atomic writes replace the inode)."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=1)
+def _read_once(path: str, inode: int, mtime_ns: int, size: int) -> tuple[dict[str, Any], str]:
+    """(checkpoint, sha256) of ``path``, read and hashed once per file version: the CLI reads the
+    parent for its defaults and the trainer again to load it."""
+    from emorl_eval.models.checkpoints import file_sha256, read_checkpoint
+
+    return read_checkpoint(path), file_sha256(path)
 
 
 def _seed_from_folder(path: Path, spec: str) -> int | None:

@@ -174,3 +174,33 @@ def test_cli_resumes_with_the_starting_command(parent: Path, tiny_data: Path, tm
     code, _, err = run_cli([*start, "--steps", "14", "--resume", "--init-from", str(out)], capsys)
     assert code != 0 and f"was started with --init-from {parent}" in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_the_parent_is_read_once_per_file_version(parent: Path, tiny_data: Path, tmp_path: Path, capsys,
+                                                  monkeypatch) -> None:
+    """The CLI reads the parent for its defaults, the trainer to load it: one read of the file."""
+    import emorl_eval.models.checkpoints as checkpoints
+
+    reads: list[str] = []
+    real = checkpoints.read_checkpoint
+
+    def counting(path, *args, **kwargs):
+        reads.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "read_checkpoint", counting)
+    code, _, err = run_cli(["train", "--init-from", str(parent), "--set", "latent_dim=4", "--data", str(tiny_data),
+                            "--out", str(tmp_path / "child"), "--steps", "8", "--device", "cpu", "--no-progress"],
+                           capsys)
+    assert code == 0, err
+    assert reads.count(LAST) == 1, reads
+    # a rewritten parent (a run that went on) is read again, and its new hash recorded
+    train(_config(tiny_data, parent, 7, sets=["latent_dim=4"], seed=3), resume=True)
+    reads.clear()
+    code, _, err = run_cli(["train", "--init-from", str(parent), "--set", "latent_dim=4", "--data", str(tiny_data),
+                            "--out", str(tmp_path / "child2"), "--steps", "9", "--device", "cpu", "--no-progress"],
+                           capsys)
+    assert code == 0, err
+    assert reads.count(LAST) == 1, reads
+    lineage = json.loads((tmp_path / "child2" / "config.json").read_text())["lineage"]
+    assert lineage["parent_sha256"] == file_sha256(parent / LAST) and lineage["parent_steps"] == 7
