@@ -122,6 +122,11 @@ def _read_once(path: str, inode: int, mtime_ns: int, size: int) -> tuple[dict[st
     return read_checkpoint(path), file_sha256(path)
 
 
+def forget_read_parents() -> None:
+    """Drop the cached parent checkpoint (once its weights are loaded into the child)."""
+    _read_once.cache_clear()
+
+
 def _seed_from_folder(path: Path, spec: str) -> int | None:
     """The seed in the ``config.json`` beside a checkpoint (zoo entries keep the run's config)."""
     from emorl_eval import zoo

@@ -203,6 +203,7 @@ class _Trainer:
         except (RuntimeError, ValueError) as err:
             raise CheckpointError(f"--init-from {cfg.init_from}: does not fit the model ({str(err).splitlines()[0]})") from None
         self.lineage = parent.record()
+        lineage.forget_read_parents()  # the weights are in the model now: no second copy for the whole run
         return parent.step
 
     def _lr(self, step: int) -> float:

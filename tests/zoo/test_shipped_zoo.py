@@ -16,8 +16,9 @@ from emorl_eval import models
 from emorl_eval import zoo
 
 #: what the README and the demo promise
-EXPECTED = {"emorl-tetrominoes-geco-s1", "emorl-tetrominoes-geco-s2", "emorl-tetrominoes-nogeco-s1",
-            "emorl-tetrominoes-nogeco-s2", "emorl-tetrominoes-nogeco-s3", "slot-attention-tetrominoes-s1"}
+EXPECTED = {"emorl-tetrominoes-geco-s1", "emorl-tetrominoes-geco-s2", "emorl-tetrominoes-geco-s3",
+            "emorl-tetrominoes-nogeco-s1", "emorl-tetrominoes-nogeco-s2", "emorl-tetrominoes-nogeco-s3",
+            "genesis-v2-tetrominoes-s1", "slot-attention-tetrominoes-s1"}
 #: a shipped model reproduces its card's FG-ARI within this margin on 64 other held-out images
 CARD_MARGIN = 0.08
 #: and beats a random init of its own config by at least this much FG-ARI (it has learned)
