@@ -1,4 +1,4 @@
-"""``python -m emorl_eval.train ARGS`` = ``emorl-eval train ARGS``; the form to launch under torchrun:
+r"""``python -m emorl_eval.train ARGS`` = ``emorl-eval train ARGS``; the form to launch under torchrun:
 
     torchrun --nproc_per_node=2 -m emorl_eval.train --model emorl --preset tetrominoes \
         --data data/tetrominoes.h5 --steps 200000 --seed 1 --out runs/tetro_ddp

@@ -67,7 +67,7 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
       emorl-eval train --model emorl --preset tetrominoes --data data/tetrominoes.h5 \\
           --steps 200000 --seed 1 --out runs/tetro_s1
       emorl-eval train ... --out runs/tetro_s1 --resume      # continue a killed run
-      emorl-eval train --init-from zoo:emorl-tetrominoes-nogeco-s1 --data data/tetro20k.h5 \
+      emorl-eval train --init-from zoo:emorl-tetrominoes-nogeco-s1 --data data/tetro20k.h5 \\
           --steps 20000 --out runs/nogeco_s1_more              # continue a zoo model's run
     Several GPUs or CPU processes (DistributedDataParallel; NCCL on GPU, gloo on CPU):
       torchrun --nproc_per_node=2 -m emorl_eval.train --model emorl --preset tetrominoes \\
