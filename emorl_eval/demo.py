@@ -195,8 +195,8 @@ def headline_numbers(plan: DemoPlan) -> str:
         df = pd.read_csv(short)
         rows.append(f"  {'short run (' + str(plan.steps) + ' steps)':<34} FG-ARI {df['ari_fg'].mean():.3f}"
                     f"  MSE {df['mse'].mean():.2e}")
-    emorl = [r for r in rows if "zoo:emorl" in r]
-    title = "EfficientMORL FG-ARI on held-out Tetrominoes:" if emorl else "results:"
+    zoo_rows = [r for r in rows if "zoo:" in r]
+    title = "Zoo models on held-out Tetrominoes (FG-ARI, MSE):" if zoo_rows else "results:"
     if leakage:
         title += (" (leakage: fraction of a one-slot traversal's change outside the slot, same images "
                   f"for every model; {comparison})")

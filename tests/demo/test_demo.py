@@ -112,7 +112,7 @@ def test_small_demo_end_to_end(toy_zoo: Path, tmp_path: Path, monkeypatch, capsy
     assert (tmp_path / "reports" / "README.md").is_file()
     assert (tmp_path / "reports" / "figures" / "refine_sweep_emorl-toy-s1.png").stat().st_size > 0
     assert (tmp_path / "reports" / "figures" / "emorl-toy-s1_decompose.png").stat().st_size > 0
-    assert "EfficientMORL FG-ARI on held-out Tetrominoes:" in out and "zoo:emorl-toy-s1" in out
+    assert "Zoo models on held-out Tetrominoes (FG-ARI, MSE):" in out and "zoo:emorl-toy-s1" in out
     assert not (toy_zoo / "emorl-toy-s1" / "eval" / "refine_sweep.csv").exists()  # the zoo is read-only
     # the report opens with the headline numbers of every evaluated run, linked to their files
     readme = (tmp_path / "reports" / "README.md").read_text()
