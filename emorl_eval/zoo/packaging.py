@@ -91,6 +91,16 @@ def machine_description() -> str:
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}"
 
 
+def _previous_names(folder: Path) -> list[str]:
+    """The old names an existing entry answers to (card ``previous_names``), which replacing its
+    weights must not drop; [] for a new entry or an unreadable card."""
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [str(n) for n in card.get("previous_names") or []]
+
+
 def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SHIPPED_ROOT,
             description: str = "", machine: str | None = None, batch_size: int = 32,
             overwrite: bool = False, progress: bool = False, train_commit: str | None = None) -> Path:
@@ -98,6 +108,8 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
 
     The evaluation (seed 0, the model's own refinement steps) is run here on the first ``num``
     images of ``data``'s test split and stored with the entry; the card quotes those numbers.
+    Replacing an entry (``overwrite``) keeps the old names it answers to (``previous_names``).
+    The run may still be training: the checkpoint is read once, from a copy.
     """
     import torch
 
@@ -114,13 +126,18 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     if folder.exists() and not overwrite:
         raise ConfigError(f"zoo entry {folder} exists; pass --overwrite to replace it")
     config = json.loads((run / "config.json").read_text())
-    raw = read_checkpoint(last)
-    extra = raw.get("extra") or {}
-    model = models.load(last)
+    previous_names = _previous_names(folder)
 
     tmp = folder.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    # one snapshot of the file (the trainer replaces it atomically), so that a run still training
+    # cannot hand the card one step and the weights of another
+    snapshot = shutil.copyfile(last, tmp / ".source.pt")
+    raw = read_checkpoint(snapshot)
+    extra = raw.get("extra") or {}
+    model = models.load(snapshot)
+    snapshot.unlink()
     kept = {"train_seconds": float(extra.get("train_seconds", float("nan")))}
     if extra.get("lineage"):  # so that a run started from this entry continues the lineage
         kept["lineage"] = extra["lineage"]
@@ -165,6 +182,8 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         "checkpoint_bytes": ckpt.stat().st_size,
         "evaluation": evaluation,
     }
+    if previous_names:
+        card["previous_names"] = previous_names
     if extra.get("lineage"):
         lineage = extra["lineage"]
         card["lineage"] = lineage

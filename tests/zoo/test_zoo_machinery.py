@@ -127,6 +127,19 @@ def test_adding_over_an_existing_entry_needs_overwrite(temp_zoo: Path, trained_r
         add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo)
     add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo, overwrite=True)
     assert json.loads((temp_zoo / "sa-test-s0" / "card.json").read_text())["evaluation"]["num_images"] == 4
+    assert sorted(p.name for p in (temp_zoo / "sa-test-s0").iterdir()) == sorted(
+        ["MODEL_CARD.md", "card.json", "checkpoint.pt", "config.json", "eval", "metrics.csv"])
+
+
+def test_replacing_a_renamed_entry_keeps_its_old_names(temp_zoo: Path, trained_run: Path, tiny_h5: Path) -> None:
+    """New weights for a renamed entry (zoo add --overwrite) must not break its old name."""
+    card_path = temp_zoo / "sa-test-s0" / "card.json"
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "previous_names": ["sa-old-s0"]}))
+    assert zoo.resolve("zoo:sa-old-s0").parent.name == "sa-test-s0"
+    add_run(trained_run, "sa-test-s0", tiny_h5, num=4, root=temp_zoo, overwrite=True)
+    assert json.loads(card_path.read_text())["previous_names"] == ["sa-old-s0"]
+    assert zoo.resolve("zoo:sa-old-s0").parent.name == "sa-test-s0"
 
 
 def test_a_run_s_learning_curve_travels_with_its_entry(tmp_path: Path, trained_run: Path, tiny_h5: Path) -> None:
