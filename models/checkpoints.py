@@ -272,12 +272,22 @@ def load_model(path: str | Path, preset: str | None = None, map_location: str | 
     need ``preset`` and must fit it exactly (every tensor used, same shapes); official GENESIS /
     GENESIS-v2 files are built from ``flags`` (default: the ``flags.json`` beside them).
     """
-    from emorl_eval import models, zoo
+    from emorl_eval import zoo
+
+    path = zoo.resolve(path)  # zoo:NAME -> its checkpoint file
+    return model_from_checkpoint(read_checkpoint(path, map_location), path, preset, map_location, flags)
+
+
+def model_from_checkpoint(ckpt: dict[str, Any], path: str | Path, preset: str | None = None,
+                          map_location: str | torch.device = "cpu",
+                          flags: str | Path | None = None) -> ObjectCentricModel:
+    """:func:`load_model` for a checkpoint already read by :func:`read_checkpoint` from ``path``
+    (named in errors; official GENESIS looks for its flags.json beside it), so a caller that also
+    needs the file's step or extras reads it once."""
+    from emorl_eval import models
     from emorl_eval.errors import CheckpointError, ConfigError, ModelError
     from emorl_eval.models.presets import build_config
 
-    path = zoo.resolve(path)  # zoo:NAME -> its checkpoint file
-    ckpt = read_checkpoint(path, map_location)
     if ckpt["format"] == FORMAT:
         name = ckpt.get("plugin") or ckpt["model_name"]  # a plug-in loads through its import spec
         try:

@@ -109,14 +109,13 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     The evaluation (seed 0, the model's own refinement steps) is run here on the first ``num``
     images of ``data``'s test split and stored with the entry; the card quotes those numbers.
     Replacing an entry (``overwrite``) keeps the old names it answers to (``previous_names``).
-    The run may still be training: the checkpoint is read once, from a copy.
+    The run may still be training: its checkpoint is read once.
     """
     import torch
 
-    from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.evaluate import evaluate_model, write_evaluation
-    from emorl_eval.models.checkpoints import file_sha256, read_checkpoint, save_checkpoint
+    from emorl_eval.models.checkpoints import file_sha256, model_from_checkpoint, read_checkpoint, save_checkpoint
 
     run = Path(run)
     last = run / "checkpoint_last.pt"
@@ -127,17 +126,15 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         raise ConfigError(f"zoo entry {folder} exists; pass --overwrite to replace it")
     config = json.loads((run / "config.json").read_text())
     previous_names = _previous_names(folder)
+    # read once: a run still training replaces the file, and two reads could pair one step's card
+    # with another step's weights
+    raw = read_checkpoint(last)
+    extra = raw.get("extra") or {}
+    model = model_from_checkpoint(raw, last)
 
     tmp = folder.with_name(f".{name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    # one snapshot of the file (the trainer replaces it atomically), so that a run still training
-    # cannot hand the card one step and the weights of another
-    snapshot = shutil.copyfile(last, tmp / ".source.pt")
-    raw = read_checkpoint(snapshot)
-    extra = raw.get("extra") or {}
-    model = models.load(snapshot)
-    snapshot.unlink()
     kept = {"train_seconds": float(extra.get("train_seconds", float("nan")))}
     if extra.get("lineage"):  # so that a run started from this entry continues the lineage
         kept["lineage"] = extra["lineage"]

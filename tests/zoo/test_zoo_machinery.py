@@ -131,6 +131,23 @@ def test_adding_over_an_existing_entry_needs_overwrite(temp_zoo: Path, trained_r
         ["MODEL_CARD.md", "card.json", "checkpoint.pt", "config.json", "eval", "metrics.csv"])
 
 
+def test_packaging_reads_the_run_checkpoint_once(tmp_path: Path, trained_run: Path, tiny_h5: Path,
+                                                monkeypatch) -> None:
+    """A run still training replaces checkpoint_last.pt: a second read could take another step."""
+    from emorl_eval.models import checkpoints
+
+    reads: list[Path] = []
+    real = checkpoints._torch_load
+
+    def counting(path, *args, **kwargs):
+        reads.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "_torch_load", counting)
+    add_run(trained_run, "read-once", tiny_h5, num=2, root=tmp_path / "zoo")
+    assert reads.count(trained_run / "checkpoint_last.pt") == 1
+
+
 def test_replacing_a_renamed_entry_keeps_its_old_names(temp_zoo: Path, trained_run: Path, tiny_h5: Path) -> None:
     """New weights for a renamed entry (zoo add --overwrite) must not break its old name."""
     card_path = temp_zoo / "sa-test-s0" / "card.json"
