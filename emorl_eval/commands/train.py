@@ -26,7 +26,8 @@ from emorl_eval.commands._common import OutputPath
               "with I = N throughout.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run): repeat the command that started it and add --resume. --model, --preset, "
-              "--seed and --init-from default to the run's own.")
+              "--seed and --init-from default to the run's own; --data may name the same file by another path "
+              "(it is checked by its sha256).")
 @click.option("--init-from", "init_from", default=None, metavar="CKPT|RUN_DIR|zoo:NAME", show_default="a run from scratch",
               help="Start a new run from another run's weights and model state (GECO buffers included). The step "
               "counter continues from the parent's step (GECO, the refinement curriculum and the LR schedule carry "

@@ -28,6 +28,33 @@ def open_dataset(path: str | Path, split: str) -> Dataset:
     return ObjectsDataset(path, split=split)
 
 
+def data_identity(path: str | Path) -> dict[str, str]:
+    """What identifies a run's data file whatever path names it: ``{"path": absolute path,
+    "sha256": of the file's bytes}``. Stored in checkpoints so that ``--resume`` accepts the same
+    file under another path (relative vs absolute, a moved folder) and refuses a changed file."""
+    from models.checkpoints import file_sha256
+
+    return {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
+
+
+def same_data_problem(saved_path: str, saved_identity: dict[str, str] | None, path: str | Path) -> str | None:
+    """Why the data ``path`` given now is not the data a run was started on (one line), or None.
+
+    ``saved_identity`` is the checkpoint's :func:`data_identity` (None for runs written before it
+    was stored: then only the path can be compared, literally or resolved from the current folder).
+    """
+    if saved_identity is None:
+        if saved_path == str(path) or Path(saved_path).resolve() == Path(path).resolve():
+            return None
+        return f"data: {saved_path!r} -> {str(path)!r}"
+    now = data_identity(path)
+    if now["sha256"] == saved_identity.get("sha256"):
+        return None
+    where = "the same file changed" if now["path"] == saved_identity.get("path") else "another file"
+    return (f"data: {saved_path!r} -> {str(path)!r} ({where}: sha256 "
+            f"{str(saved_identity.get('sha256'))[:12]} -> {now['sha256'][:12]})")
+
+
 class ResumableShardedSampler(Sampler[int]):
     """This rank's shard of the epoch permutation, starting at a given batch.
 

@@ -40,7 +40,7 @@ from emorl_eval.provenance import code_commit
 from emorl_eval.training import distributed, lineage, rng
 from emorl_eval.training.checkpointing import LAST, load_training_checkpoint, save_training_checkpoint
 from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, TrainConfig, validate
-from emorl_eval.training.data import make_loader, open_dataset
+from emorl_eval.training.data import data_identity, make_loader, open_dataset, same_data_problem
 from emorl_eval.training.metrics_log import MetricsCsv
 from emorl_eval.training.schedules import lr_at, refinement_steps_at
 
@@ -138,6 +138,8 @@ class _Trainer:
         self.restored_accumulator: dict[str, Any] | None = None
         #: the lineage block of a run started with --init-from (None for a run from scratch)
         self.lineage: dict[str, Any] | None = None
+        #: the data file's absolute path and sha256 (training.data.data_identity), set by run()
+        self.data_identity: dict[str, str] | None = None
         self.started = time.perf_counter()
 
     def train_seconds(self) -> float:
@@ -151,6 +153,7 @@ class _Trainer:
         if self.run_dir.exists() and not self.run_dir.is_dir():
             raise ConfigError(f"--out {self.run_dir} is a file, not a run folder; choose another --out")
         dataset = open_dataset(cfg.data, cfg.split)
+        self.data_identity = data_identity(cfg.data)
         ckpt = self._checkpoint_to_resume() if resume else None
         if not resume and (self.run_dir / LAST).exists():
             raise ConfigError(f"{self.run_dir} already holds a run; pass --resume to continue it or choose another --out")
@@ -222,10 +225,15 @@ class _Trainer:
         if self.cfg.init_from is None:  # a run started with --init-from resumes as itself
             self.cfg.init_from = saved.get("init_from")
         current = self.cfg.to_dict()
-        changed = [k for k in RESUME_INVARIANT_FIELDS if k in saved and saved[k] != current[k]]
-        if changed:
-            diffs = ", ".join(f"{k}: {saved[k]!r} -> {current[k]!r}" for k in changed)
-            raise ConfigError(f"--resume {self.run_dir}: the run was started with different settings ({diffs})")
+        # the data is compared by content, not by how its path is written
+        changed = [k for k in RESUME_INVARIANT_FIELDS if k != "data" and k in saved and saved[k] != current[k]]
+        diffs = [f"{k}: {saved[k]!r} -> {current[k]!r}" for k in changed]
+        data_problem = same_data_problem(str(saved.get("data", self.cfg.data)), ckpt["extra"].get("data_identity"),
+                                         self.cfg.data)
+        if data_problem:
+            diffs.insert(0, data_problem)
+        if diffs:
+            raise ConfigError(f"--resume {self.run_dir}: the run was started with different settings ({', '.join(diffs)})")
         return ckpt
 
     def _restore(self, ckpt: dict[str, Any], model, optimizer, generator) -> tuple[int, tuple[int, int]]:
@@ -261,6 +269,7 @@ class _Trainer:
             "model_name": self.cfg.model,
             "preset": self.cfg.preset,
             "dataset": dataset_name,
+            "data_identity": self.data_identity,
             "seed": self.cfg.seed,
             "model_config": model.config_dict(),
             "num_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -437,6 +446,7 @@ class _Trainer:
                 "position": list(position),
                 "world_size": self.ctx.world_size,
                 "train_seconds": self.train_seconds(),
+                "data_identity": self.data_identity,
                 "log_accumulator": accumulators,
                 # a readable copy of the GECO buffers (the state itself is in state_dict)
                 "geco": {k: float(v) for k, v in model.state_dict().items()

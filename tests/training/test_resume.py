@@ -107,3 +107,59 @@ def test_metrics_log_after_resume_matches_when_checkpoints_fall_between_log_rows
     timing = {"steps_per_s", "images_per_s"}
     for col in (c for c in whole.columns if c not in timing):
         assert whole[col].tolist() == split[col].tolist(), col
+
+
+def test_resume_accepts_the_same_data_under_another_path(tiny_data: Path, tmp_path: Path, monkeypatch) -> None:
+    """Started with an absolute path, resumed with a relative one from the data's folder."""
+    out = tmp_path / "run"
+    train(_config(tiny_data, out, sets=["steps=2"]))
+    assert torch.load(out / LAST, weights_only=True)["extra"]["data_identity"]["path"] == str(tiny_data.resolve())
+    monkeypatch.chdir(tiny_data.parent)
+    train(_config(Path(tiny_data.name), out, sets=["steps=4"]), resume=True)
+    assert torch.load(out / LAST, weights_only=True)["step"] == 4
+
+
+def test_resume_accepts_a_copy_of_the_data(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    train(_config(tiny_data, out, sets=["steps=2"]))
+    moved = tmp_path / "moved" / "data.h5"
+    moved.parent.mkdir()
+    moved.write_bytes(tiny_data.read_bytes())
+    train(_config(moved, out, sets=["steps=4"]), resume=True)
+    assert torch.load(out / LAST, weights_only=True)["step"] == 4
+
+
+def test_resume_refuses_other_or_changed_data(tiny_data: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data.h5"
+    data.write_bytes(tiny_data.read_bytes())
+    out = tmp_path / "run"
+    train(_config(data, out, sets=["steps=2"]))
+    other = tmp_path / "other.h5"
+    other.write_bytes(tiny_data.read_bytes() + b"\0")  # same images, other bytes: not the same file
+    with pytest.raises(ConfigError, match=r"different settings \(data: .*other\.h5'? \(another file: sha256"):
+        train(_config(other, out, sets=["steps=4"]), resume=True)
+    data.write_bytes(other.read_bytes())
+    with pytest.raises(ConfigError, match=r"the same file changed"):
+        train(_config(data, out, sets=["steps=4"]), resume=True)
+
+
+def test_resume_of_a_run_without_a_data_identity_compares_resolved_paths(tiny_data: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """Checkpoints written before the identity was stored: the same path resolved is accepted."""
+    out = tmp_path / "run"
+    monkeypatch.chdir(tiny_data.parent)
+    train(_config(Path(tiny_data.name), out, sets=["steps=2"]))
+
+    def forget_identity() -> None:
+        ckpt = torch.load(out / LAST, weights_only=False)
+        del ckpt["extra"]["data_identity"]
+        torch.save(ckpt, out / LAST)
+
+    forget_identity()
+    train(_config(tiny_data, out, sets=["steps=4"]), resume=True)  # absolute now, relative then
+    assert torch.load(out / LAST, weights_only=True)["step"] == 4
+    forget_identity()
+    elsewhere = tmp_path / "elsewhere.h5"
+    elsewhere.write_bytes(tiny_data.read_bytes())  # same bytes, but nothing recorded says so
+    with pytest.raises(ConfigError, match=r"different settings \(data: "):
+        train(_config(elsewhere, out, sets=["steps=6"]), resume=True)
