@@ -32,7 +32,7 @@ def data_identity(path: str | Path) -> dict[str, str]:
     """What identifies a run's data file whatever path names it: ``{"path": absolute path,
     "sha256": of the file's bytes}``. Stored in checkpoints so that ``--resume`` accepts the same
     file under another path (relative vs absolute, a moved folder) and refuses a changed file."""
-    from models.checkpoints import file_sha256
+    from emorl_eval.models.checkpoints import file_sha256
 
     return {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
 

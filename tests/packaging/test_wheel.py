@@ -85,3 +85,19 @@ def test_toolkit_and_a_research_repo_with_its_own_models_and_cli_coexist(wheel: 
     result = subprocess.run([sys.executable, "-c", script], cwd=research, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["ok", "emorl_eval.models.slot_attention"]
+
+
+def test_library_code_never_imports_the_repository_only_models_name() -> None:
+    """``models`` is importable only from the repository root (it installs as ``emorl_eval.models``):
+    library code importing it works in the test suite and fails for every user elsewhere."""
+    import ast
+
+    offenders = []
+    for folder in ("emorl_eval", "models"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                offenders += [f"{path.relative_to(REPO)}:{node.lineno} {name}" for name in names
+                              if name.split(".")[0] in ("models", "cli")]
+    assert not offenders, offenders
