@@ -26,8 +26,8 @@ from emorl_eval.commands._common import OutputPath
               "with I = N throughout.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run): repeat the command that started it and add --resume. --model, --preset, "
-              "--seed and --init-from default to the run's own; --data may name the same file by another path "
-              "(it is checked by its sha256).")
+              "--seed, --init-from and, when no --set is given, the --set values default to the run's own; "
+              "--data may name the same file by another path (it is checked by its sha256).")
 @click.option("--init-from", "init_from", default=None, metavar="CKPT|RUN_DIR|zoo:NAME", show_default="a run from scratch",
               help="Start a new run from another run's weights and model state (GECO buffers included). The step "
               "counter continues from the parent's step (GECO, the refinement curriculum and the LR schedule carry "
@@ -90,6 +90,9 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
                               f"not {init_from}; drop --init-from to continue it")
         model, preset = model or started.get("model"), preset or started.get("preset")
         seed = started.get("seed") if seed is None else seed
+        if not sets:  # a bare --resume continues with the run's own --set values too
+            given = {"batch_size": batch_size is not None, "bf16": bf16, "deterministic": deterministic}
+            sets = _own_sets(started, skip={k for k, v in given.items() if v})
     elif init_from:
         from emorl_eval.training.lineage import read_parent
 
@@ -127,6 +130,25 @@ def _started_with(out) -> dict:
         return dict(json.loads((Path(out) / "config.json").read_text()).get("train", {}))
     except (OSError, ValueError):
         return {}
+
+
+def _own_sets(started: dict, skip: set[str]) -> list[str]:
+    """``--set`` strings that give a resumed run the model overrides and tuned training fields it
+    was started with (those --resume compares), except the fields in ``skip`` (given on the
+    command line)."""
+    import json
+
+    from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, training_fields
+
+    def text(value) -> str:
+        if value is None:
+            return "none"
+        return value if isinstance(value, str) else json.dumps(value)
+
+    sets = [f"model.{key}={text(value)}" for key, value in (started.get("model_overrides") or {}).items()]
+    tunable = [k for k in RESUME_INVARIANT_FIELDS if k in training_fields() and k != "seed" and k not in skip]
+    sets += [f"train.{key}={text(started[key])}" for key in tunable if key in started]
+    return sets
 
 
 def _tensorboard_options(enabled: bool, image_every: int):

@@ -89,3 +89,26 @@ def test_train_help_shows_the_defaults_the_trainer_uses() -> None:
     assert defaults["max_minutes"] is None and shown["max_minutes"] == "no limit"
     assert all(p.show_default or p.required or p.is_flag or p.multiple
                for p in train_command.params if isinstance(p, click.Option) and p.name != "help")
+
+
+def test_a_bare_resume_keeps_the_runs_own_set_values(capsys, tiny_data: Path, tmp_path: Path) -> None:
+    """Started with model and training --set values and --batch-size: --resume without any of them
+    continues with the run's own; an explicit --set on resume must repeat the start's."""
+    out = tmp_path / "run"
+    code, _, err = _run(capsys, ["train", "--model", "tiny", "--preset", "small", "--data", str(tiny_data),
+                                 "--out", str(out), "--steps", "2", "--device", "cpu", "--no-progress",
+                                 "--batch-size", "6", "--set", "num_slots=3", "--set", "lr=0.02",
+                                 "--set", "clip_grad_norm=none", "--set", "refinement_curriculum=[[0,1]]"])
+    assert code == 0, err
+    bare = ["train", "--data", str(tiny_data), "--out", str(out), "--device", "cpu", "--no-progress", "--resume"]
+    code, _, err = _run(capsys, [*bare, "--steps", "4"])
+    assert code == 0, err
+    ckpt = torch.load(out / "checkpoint_last.pt", weights_only=True)
+    saved = ckpt["extra"]["train_config"]
+    assert ckpt["step"] == 4 and saved["lr"] == 0.02 and saved["batch_size"] == 6
+    assert saved["model_overrides"] == {"num_slots": 3} and saved["clip_grad_norm"] is None
+
+    code, _, err = _run(capsys, [*bare, "--steps", "6", "--set", "num_slots=3"])  # lr not repeated
+    assert code == 2 and "lr: 0.02 -> 0.01" in err and err.count("\n") == 1, err
+    code, _, err = _run(capsys, [*bare, "--steps", "6", "--batch-size", "4"])  # given: not overridden
+    assert code == 2 and "batch_size: 6 -> 4" in err, err
