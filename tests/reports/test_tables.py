@@ -131,3 +131,21 @@ def test_bad_root_is_one_line_error(tmp_path: Path) -> None:
         discover_runs(tmp_path)
     with pytest.raises(ConfigError, match="not a directory"):
         discover_runs(tmp_path / "nope")
+
+
+def test_committed_table2_at_10k_is_what_its_run_folders_give(tmp_path: Path) -> None:
+    """docs/ablation/table2_10k holds the six evaluated 10,000-step checkpoints (config.json and
+    per-image metrics) behind README's Table 2: ablation-table over them gives the committed table,
+    two variants of three seeds each, and the means equal numpy's over the per-image CSVs."""
+    root = Path(__file__).resolve().parents[2] / "docs" / "ablation" / "table2_10k"
+    result = CliRunner().invoke(cli.cli, ["ablation-table", str(root), "--out", str(tmp_path / "t")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t.md").read_text() == (root / "table.md").read_text()
+    table = pd.read_csv(tmp_path / "t.csv").set_index("preset")
+    runs = {"tetrominoes_cpu": ["geco_s1", "geco_s2", "geco_s3_scratch"],
+            "tetrominoes_cpu_no_geco": ["nogeco_s1", "nogeco_s2", "nogeco_s3"]}
+    for preset, names in runs.items():
+        fg = [pd.read_csv(root / f"{name}_10000" / "eval" / "per_image.csv")["ari_fg"].mean() for name in names]
+        assert table.loc[preset, "n_seeds"] == 3 and table.loc[preset, "steps"] == 10000
+        assert table.loc[preset, "ari_mean"] == pytest.approx(np.mean(fg), abs=1e-9)
+        assert table.loc[preset, "ari_std"] == pytest.approx(np.std(fg, ddof=1), abs=1e-9)
