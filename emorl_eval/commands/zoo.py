@@ -81,9 +81,12 @@ def zoo_show(name: str) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace an existing entry of that name.")
 @click.option("--train-commit", default=None,
               help="Commit of the code the run trained with [the run's config.json git_commit].")
+@click.option("--step", type=click.IntRange(min=0), default=None, show_default="the last",
+              help="Package the run's checkpoint of this step (checkpoint_<step>.pt) instead of its last.")
 def zoo_add(run: Path, name: str, data: Path, num: int, description: str, machine: str | None,
-            zoo_dir: Path | None, overwrite: bool, train_commit: str | None) -> None:
-    """Package RUN's final checkpoint (weights and config only) as a zoo entry with its model card.
+            zoo_dir: Path | None, overwrite: bool, train_commit: str | None, step: int | None) -> None:
+    """Package RUN's latest checkpoint, or that of --step, (weights and config only) as a zoo
+    entry with its model card; the entry's training log stops at the packaged step.
 
     The card's numbers are measured here, on this checkpoint: the first NUM test images of DATA.
     """
@@ -91,6 +94,7 @@ def zoo_add(run: Path, name: str, data: Path, num: int, description: str, machin
     from emorl_eval.zoo.packaging import add_run
 
     folder = add_run(run, name, data, num=num, root=zoo_dir or zoo.SHIPPED_ROOT, description=description,
-                     machine=machine, overwrite=overwrite, progress=True, train_commit=train_commit)
+                     machine=machine, overwrite=overwrite, progress=True, train_commit=train_commit,
+                     step=step)
     click.echo((folder / zoo.CARD_MARKDOWN).read_text())
     click.echo(f"wrote {folder}")

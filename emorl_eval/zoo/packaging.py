@@ -103,11 +103,14 @@ def _previous_names(folder: Path) -> list[str]:
 
 def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SHIPPED_ROOT,
             description: str = "", machine: str | None = None, batch_size: int = 32,
-            overwrite: bool = False, progress: bool = False, train_commit: str | None = None) -> Path:
-    """Package ``run``'s ``checkpoint_last.pt`` as zoo entry ``root/name``; returns the folder.
+            overwrite: bool = False, progress: bool = False, train_commit: str | None = None,
+            step: int | None = None) -> Path:
+    """Package ``run``'s ``checkpoint_last.pt`` (or, with ``step``, its ``checkpoint_<step>.pt``)
+    as zoo entry ``root/name``; returns the folder.
 
     The evaluation (seed 0, the model's own refinement steps) is run here on the first ``num``
     images of ``data``'s test split and stored with the entry; the card quotes those numbers.
+    The entry's training log and learning curve stop at the packaged step.
     Replacing an entry (``overwrite``) keeps the old names it answers to (``previous_names``).
     The run may still be training: its checkpoint is read once.
     """
@@ -117,10 +120,18 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     from emorl_eval.evaluate import evaluate_model, write_evaluation
     from emorl_eval.models.checkpoints import file_sha256, model_from_checkpoint, read_checkpoint, save_checkpoint
 
+    from emorl_eval.training.checkpointing import LAST, checkpoint_name
+
     run = Path(run)
-    last = run / "checkpoint_last.pt"
+    last = run / LAST
     if not (run / "config.json").is_file() or not last.is_file():
-        raise CheckpointError(f"{run} is not a finished run folder (needs config.json and checkpoint_last.pt)")
+        raise CheckpointError(f"{run} is not a finished run folder (needs config.json and {LAST})")
+    if step is not None:
+        last = run / checkpoint_name(step)
+        if not last.is_file():
+            kept = sorted(p.name for p in run.glob("checkpoint_[0-9]*.pt"))
+            raise CheckpointError(f"{run}: no {last.name}; the run has {len(kept)} step checkpoints"
+                                  + (f", the latest {kept[-1]}" if kept else ""))
     folder = Path(root) / name
     if folder.exists() and not overwrite:
         raise ConfigError(f"zoo entry {folder} exists; pass --overwrite to replace it")
@@ -141,10 +152,11 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     ckpt = save_checkpoint(tmp / CHECKPOINT_FILE, model, int(raw["step"]), extra=kept)
     torch.load(ckpt, map_location="cpu", weights_only=True)  # the promise of the zoo
     (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    # the training log and, when benchmarks/learning_curve.py has evaluated the run, its curve
+    # the training log and, when benchmarks/learning_curve.py has evaluated the run, its curve,
+    # up to the packaged step (a run still training, or packaged at an earlier step, has more rows)
     for log_name in ("metrics.csv", "learning_curve.csv"):
         if (run / log_name).is_file():
-            shutil.copyfile(run / log_name, tmp / log_name)
+            _copy_rows_up_to(run / log_name, tmp / log_name, int(raw["step"]))
 
     dataset = ObjectsDataset(data, split="test")
     df = evaluate_model(model, dataset, num=num, batch_size=batch_size, progress=progress,
@@ -192,6 +204,27 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
+
+
+def _copy_rows_up_to(source: Path, target: Path, step: int) -> None:
+    """Copy a CSV log, keeping the header and the rows whose ``step`` is at most ``step``
+    (a file without a step column is copied as it is)."""
+    with open(source, newline="") as fh:  # keep the log's own line endings
+        lines = fh.read().splitlines(keepends=True)
+    header = lines[0].rstrip("\r\n").split(",") if lines else []
+    if "step" not in header:
+        shutil.copyfile(source, target)
+        return
+    col = header.index("step")
+
+    def keep(line: str) -> bool:
+        try:
+            return float(line.split(",")[col]) <= step
+        except (IndexError, ValueError):
+            return False
+
+    with open(target, "w", newline="") as fh:
+        fh.write("".join([lines[0], *(line for line in lines[1:] if keep(line))]))
 
 
 def card_markdown(card: dict[str, Any]) -> str:

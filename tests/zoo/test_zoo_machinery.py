@@ -202,3 +202,31 @@ def test_a_continued_run_carries_its_lineage_into_the_zoo_and_on(tmp_path: Path,
     lineage = torch.load(grandchild / "checkpoint_last.pt", weights_only=True)["extra"]["lineage"]
     assert lineage["parent"] == "zoo:sa-child-s0" and lineage["cumulative_steps"] == 7
     assert [a["parent"] for a in lineage["ancestors"]] == [str(trained_run)]
+
+
+def test_packaging_an_earlier_step_of_a_run(tmp_path: Path, tiny_h5: Path, capsys) -> None:
+    """zoo add --step N: the weights of checkpoint_<N>.pt, a card of step N, logs cut at N."""
+    from emorl_eval.training import resolve_train_config, train
+
+    run = train(resolve_train_config("slot_attention", tiny_h5, tmp_path / "run", "tiny", steps=4, batch_size=4,
+                                     device="cpu", progress=False, log_every=1, ckpt_every=2,
+                                     sets=["image_size=[35,35]", "init=standard"]))
+    (run / "learning_curve.csv").write_text("step,ari_fg\n2,0.1\n4,0.2\n")
+    code, out, err = _run(capsys, ["zoo", "add", str(run), "--name", "at-2", "--data", str(tiny_h5), "--num", "2",
+                                   "--zoo-dir", str(tmp_path / "zoo"), "--step", "2"])
+    assert code == 0, err
+    folder = tmp_path / "zoo" / "at-2"
+    card = json.loads((folder / "card.json").read_text())
+    assert card["steps"] == 2 and "--steps 2" in card["command"]
+    packaged = torch.load(folder / "checkpoint.pt", weights_only=True)
+    source = torch.load(run / "checkpoint_0000002.pt", weights_only=True)
+    assert packaged["step"] == 2
+    assert all(torch.equal(packaged["state_dict"][k], source["state_dict"][k]) for k in source["state_dict"])
+    assert [int(line.split(",")[0]) for line in (folder / "metrics.csv").read_text().splitlines()[1:]] == [1, 2]
+    assert (folder / "learning_curve.csv").read_text() == "step,ari_fg\n2,0.1\n"
+
+    code, _, err = _run(capsys, ["zoo", "add", str(run), "--name", "at-3", "--data", str(tiny_h5), "--num", "2",
+                                 "--zoo-dir", str(tmp_path / "zoo"), "--step", "3"])
+    assert code != 0 and "no checkpoint_0000003.pt; the run has 2 step checkpoints, the latest checkpoint_0000004.pt" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "zoo" / "at-3").exists()
