@@ -35,6 +35,18 @@ CURVE_FILE = "learning_curve.csv"
 COLUMNS = ["step", "minutes", "ari_fg", "ari_all", "mse", "kl"]
 
 
+def parent_checkpoint(path: Path, step: int) -> Path:
+    """The parent's checkpoint file: a file or zoo entry as it is; a run folder's checkpoint of the
+    parent's step (the folder may have trained on since the child started), else its latest."""
+    from emorl_eval.evaluate import resolve_checkpoint
+    from emorl_eval.training.checkpointing import checkpoint_name
+
+    path = Path(path)
+    if path.is_dir() and (path / checkpoint_name(step)).is_file():
+        return path / checkpoint_name(step)
+    return Path(resolve_checkpoint(path))
+
+
 def checkpoints(run: Path) -> list[tuple[int, Path]]:
     """``(step, path)`` of every numbered checkpoint of ``run``, by step."""
     found = []
@@ -96,7 +108,7 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
         from emorl_eval import zoo
 
         step = int(lineage["parent_steps"])
-        found = [(step, zoo.resolve(lineage["parent"]))] + found
+        found = [(step, parent_checkpoint(zoo.resolve(lineage["parent"]), step))] + found
         parent_minutes[step] = float(lineage["parent_cumulative_minutes"])
     for step, path in found:
         if step in done or (every > 1 and step % every):
