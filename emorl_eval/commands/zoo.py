@@ -32,11 +32,12 @@ def zoo_list(markdown: bool) -> None:
         click.echo("the zoo is empty")
         return
     if markdown:
+        # steps count the whole lineage (the step counter continues from a parent), so do the minutes
         click.echo("| name | model / preset | steps | train min | FG-ARI | ARI | MSE | KL | test images |")
         click.echo("|---|---|---|---|---|---|---|---|---|")
         for e in found:
             c = e.card
-            click.echo(f"| `zoo:{e.name}` | `{c['model']}` / `{c['preset']}` | {c['steps']:,} | {c['train_minutes']} | "
+            click.echo(f"| `zoo:{e.name}` | `{c['model']}` / `{c['preset']}` | {c['steps']:,} | {lineage_minutes(c)} | "
                        f"{e.metric('ari_fg'):.3f} ± {e.metric('ari_fg_std'):.3f} | {e.metric('ari_all'):.3f} | "
                        f"{e.metric('mse'):.2e} | {_kl(e, '.1f')} | {c['evaluation']['num_images']} |")
         return
@@ -45,8 +46,14 @@ def zoo_list(markdown: bool) -> None:
     for e in found:
         card = e.card
         click.echo(f"{'zoo:' + e.name:<35} {card['model']:<15} {str(card['preset']):<24} {card['steps']:>7} "
-                   f"{card['train_minutes']:>7} {e.metric('ari_fg'):>7.4f} {e.metric('mse'):>9.2e} {_kl(e, '.2f'):>7}"
+                   f"{lineage_minutes(card):>7} {e.metric('ari_fg'):>7.4f} {e.metric('mse'):>9.2e} {_kl(e, '.2f'):>7}"
                    f"  {card['evaluation']['num_images']} test")
+
+
+def lineage_minutes(card: dict) -> float:
+    """Training minutes of an entry's whole lineage (its parents' included), like its step count;
+    the entry's own run's minutes for an entry trained from scratch."""
+    return round(float(card.get("cumulative_train_minutes", card["train_minutes"])), 1)
 
 
 def _kl(entry, spec: str) -> str:

@@ -18,7 +18,7 @@ from emorl_eval import zoo
 #: what the README and the demo promise
 EXPECTED = {"emorl-tetrominoes-geco-s1", "emorl-tetrominoes-geco-s2", "emorl-tetrominoes-geco-s3",
             "emorl-tetrominoes-nogeco-s1", "emorl-tetrominoes-nogeco-s2", "emorl-tetrominoes-nogeco-s3",
-            "genesis-v2-tetrominoes-s1", "slot-attention-tetrominoes-s1"}
+            "genesis-s-tetrominoes-s1", "genesis-v2-tetrominoes-s1", "slot-attention-tetrominoes-s1"}
 #: a shipped model reproduces its card's FG-ARI within this margin on 64 other held-out images
 CARD_MARGIN = 0.08
 #: and beats a random init of its own config by at least this much FG-ARI (it has learned)
@@ -59,9 +59,12 @@ def test_checkpoint_is_weights_only_and_matches_its_card(entry: zoo.ZooEntry) ->
     assert hashlib.sha256(entry.checkpoint.read_bytes()).hexdigest() == entry.card["checkpoint_sha256"]
     assert entry.card["commit"] and entry.card["command"].startswith("emorl-eval train ")
     assert entry.card["evaluation"]["num_images"] == 320
-    # the card's preset names the recipe: building it gives the checkpoint's own config
+    # the card's preset and the run's --set overrides (in the card's command) name the recipe:
+    # building them gives the checkpoint's own config
     assert ckpt["preset"] == entry.card["preset"]
-    built = json.loads(json.dumps(models.build(entry.card["model"], entry.card["preset"]).config_dict()))
+    overrides = json.loads((entry.folder / "config.json").read_text())["train"].get("model_overrides") or {}
+    assert all(f"--set {key}=" in entry.card["command"] for key in overrides)
+    built = json.loads(json.dumps(models.build(entry.card["model"], entry.card["preset"], **overrides).config_dict()))
     stored = json.loads(json.dumps(ckpt["config"]))
     assert {k: built[k] for k in stored} == stored  # fields added since keep their defaults
 

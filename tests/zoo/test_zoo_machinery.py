@@ -230,3 +230,11 @@ def test_packaging_an_earlier_step_of_a_run(tmp_path: Path, tiny_h5: Path, capsy
     assert code != 0 and "no checkpoint_0000003.pt; the run has 2 step checkpoints, the latest checkpoint_0000004.pt" in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "zoo" / "at-3").exists()
+
+
+def test_zoo_list_counts_the_minutes_of_the_whole_lineage() -> None:
+    """Steps continue from a parent's, so the minutes shown beside them include the parent's."""
+    from emorl_eval.commands.zoo import lineage_minutes
+
+    assert lineage_minutes({"train_minutes": 5.6, "cumulative_train_minutes": 78.48}) == 78.5
+    assert lineage_minutes({"train_minutes": 60.04}) == 60.0
