@@ -22,7 +22,6 @@ cumulative training minutes of all ancestors (``extra["lineage"]``).
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,16 +44,6 @@ def parent_checkpoint(path: Path, step: int) -> Path:
     if path.is_dir() and (path / checkpoint_name(step)).is_file():
         return path / checkpoint_name(step)
     return Path(resolve_checkpoint(path))
-
-
-def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """``(step, path)`` of every numbered checkpoint of ``run``, by step."""
-    found = []
-    for path in run.glob("checkpoint_*.pt"):
-        match = re.fullmatch(r"checkpoint_(\d+)\.pt", path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
 
 
 def logged_minutes(run: Path) -> dict[int, float]:
@@ -91,6 +80,7 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     from emorl_eval import models
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.evaluate import evaluate_model
+    from emorl_eval.training.checkpointing import step_checkpoints
 
     if data is None:
         data = Path(json.loads((run / "config.json").read_text())["train"]["data"])
@@ -101,7 +91,7 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     dataset = ObjectsDataset(data, split="test")
     fallback = logged_minutes(run)
     rows = [cache]
-    found = checkpoints(run)
+    found = step_checkpoints(run)
     lineage = json.loads((run / "config.json").read_text()).get("lineage")
     parent_minutes: dict[int, float] = {}
     if lineage:  # the curve starts where the parent stopped

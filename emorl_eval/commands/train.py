@@ -136,18 +136,12 @@ def _own_sets(started: dict, skip: set[str]) -> list[str]:
     """``--set`` strings that give a resumed run the model overrides and tuned training fields it
     was started with (those --resume compares), except the fields in ``skip`` (given on the
     command line)."""
-    import json
+    from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, set_text, training_fields
 
-    from emorl_eval.training.config import RESUME_INVARIANT_FIELDS, training_fields
-
-    def text(value) -> str:
-        if value is None:
-            return "none"
-        return value if isinstance(value, str) else json.dumps(value)
-
-    sets = [f"model.{key}={text(value)}" for key, value in (started.get("model_overrides") or {}).items()]
-    tunable = [k for k in RESUME_INVARIANT_FIELDS if k in training_fields() and k != "seed" and k not in skip]
-    sets += [f"train.{key}={text(started[key])}" for key in tunable if key in started]
+    sets = [f"model.{key}={set_text(value)}" for key, value in (started.get("model_overrides") or {}).items()]
+    settable = set(training_fields()) - {"seed"} - skip
+    sets += [f"train.{key}={set_text(started[key])}" for key in RESUME_INVARIANT_FIELDS
+             if key in settable and key in started]
     return sets
 
 

@@ -11,6 +11,7 @@ is a readable copy.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +26,16 @@ LAST = "checkpoint_last.pt"
 
 def checkpoint_name(step: int) -> str:
     return f"checkpoint_{step:07d}.pt"
+
+
+def step_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every numbered checkpoint (``checkpoint_<step>.pt``) of a run, by step."""
+    found = []
+    for path in Path(run_dir).glob("checkpoint_*.pt"):
+        match = re.fullmatch(r"checkpoint_(\d+)\.pt", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
 
 
 def save_training_checkpoint(run_dir: Path, model: nn.Module, step: int, extra: dict[str, Any]) -> Path:

@@ -124,6 +124,12 @@ def parse_set_options(items: Iterable[str]) -> list[tuple[str, str]]:
     return pairs
 
 
+def set_text(value: Any) -> str:
+    """A value written as ``--set`` parses it back (:func:`coerce_value`): strings as they are,
+    everything else as compact JSON (None as ``null``)."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
 def coerce_value(key: str, text: str, current: Any, annotation: Any = None) -> Any:
     """Convert the string ``text`` of ``--set key=text`` to the type of the field.
 

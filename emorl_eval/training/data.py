@@ -37,8 +37,10 @@ def data_identity(path: str | Path) -> dict[str, str]:
     return {"path": str(Path(path).resolve()), "sha256": file_sha256(path)}
 
 
-def same_data_problem(saved_path: str, saved_identity: dict[str, str] | None, path: str | Path) -> str | None:
-    """Why the data ``path`` given now is not the data a run was started on (one line), or None.
+def same_data_problem(saved_path: str, saved_identity: dict[str, str] | None, path: str | Path,
+                      now: dict[str, str]) -> str | None:
+    """Why the data ``path`` given now (its :func:`data_identity` ``now``) is not the data a run was
+    started on (one line), or None.
 
     ``saved_identity`` is the checkpoint's :func:`data_identity` (None for runs written before it
     was stored: then only the path can be compared, literally or resolved from the current folder).
@@ -47,7 +49,6 @@ def same_data_problem(saved_path: str, saved_identity: dict[str, str] | None, pa
         if saved_path == str(path) or Path(saved_path).resolve() == Path(path).resolve():
             return None
         return f"data: {saved_path!r} -> {str(path)!r}"
-    now = data_identity(path)
     if now["sha256"] == saved_identity.get("sha256"):
         return None
     where = "the same file changed" if now["path"] == saved_identity.get("path") else "another file"

@@ -229,7 +229,7 @@ class _Trainer:
         changed = [k for k in RESUME_INVARIANT_FIELDS if k != "data" and k in saved and saved[k] != current[k]]
         diffs = [f"{k}: {saved[k]!r} -> {current[k]!r}" for k in changed]
         data_problem = same_data_problem(str(saved.get("data", self.cfg.data)), ckpt["extra"].get("data_identity"),
-                                         self.cfg.data)
+                                         self.cfg.data, self.data_identity)
         if data_problem:
             diffs.insert(0, data_problem)
         if diffs:

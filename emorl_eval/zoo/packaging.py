@@ -27,17 +27,12 @@ CARD_HEADERS = {"ari_fg": "FG-ARI", "ari_all": "ARI (all pixels)", "mse": "MSE",
                 "matched_iou": "matched IoU", "matched_coverage": "matched coverage"}
 
 
-def _set_value(value: Any) -> str:
-    """A value as ``--set`` parses it: strings as they are, everything else as compact JSON."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
 def train_command(config: dict[str, Any], steps: int | None = None) -> str:
     """The ``emorl-eval train`` command line equivalent to a run's ``config.json``: the preset
     plus every training field that differs from the preset's defaults, and the model overrides.
     ``steps`` replaces the configured steps (a run stopped early is reproduced by training to the
     step it reached: no schedule depends on the total)."""
-    from emorl_eval.training.config import TrainConfig, resolve_train_config
+    from emorl_eval.training.config import TrainConfig, resolve_train_config, set_text
 
     train = config["train"]
     base = resolve_train_config(train["model"], train["data"], train["out"], train.get("preset")).to_dict()
@@ -54,9 +49,9 @@ def train_command(config: dict[str, Any], steps: int | None = None) -> str:
     for key, value in train.items():
         if key in skip or key not in fields or base.get(key) == value:
             continue
-        args += ["--set", f"{key}={_set_value(value)}"]
+        args += ["--set", f"{key}={set_text(value)}"]
     for key, value in sorted((train.get("model_overrides") or {}).items()):
-        args += ["--set", f"{key}={_set_value(value)}"]
+        args += ["--set", f"{key}={set_text(value)}"]
     args += ["--out", train["out"]]
     return " ".join(shlex.quote(a) for a in args)
 
@@ -119,8 +114,7 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     from emorl_eval.data import ObjectsDataset
     from emorl_eval.evaluate import evaluate_model, write_evaluation
     from emorl_eval.models.checkpoints import file_sha256, model_from_checkpoint, read_checkpoint, save_checkpoint
-
-    from emorl_eval.training.checkpointing import LAST, checkpoint_name
+    from emorl_eval.training.checkpointing import LAST, checkpoint_name, step_checkpoints
 
     run = Path(run)
     last = run / LAST
@@ -129,9 +123,9 @@ def add_run(run: Path, name: str, data: Path, *, num: int = 320, root: Path = SH
     if step is not None:
         last = run / checkpoint_name(step)
         if not last.is_file():
-            kept = sorted(p.name for p in run.glob("checkpoint_[0-9]*.pt"))
+            kept = step_checkpoints(run)
             raise CheckpointError(f"{run}: no {last.name}; the run has {len(kept)} step checkpoints"
-                                  + (f", the latest {kept[-1]}" if kept else ""))
+                                  + (f", the latest {kept[-1][1].name}" if kept else ""))
     folder = Path(root) / name
     if folder.exists() and not overwrite:
         raise ConfigError(f"zoo entry {folder} exists; pass --overwrite to replace it")
