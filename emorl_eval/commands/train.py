@@ -185,5 +185,12 @@ def _uses_geco(run_dir) -> bool:
     try:
         config = json.loads((run_dir / "config.json").read_text()).get("model_config", {})
     except (OSError, ValueError):
-        return True
-    return bool(config.get("use_geco", True))
+        config = {}
+    if "use_geco" in config:
+        return bool(config["use_geco"])
+    try:
+        with open(run_dir / "metrics.csv") as handle:
+            header = handle.readline().strip().split(",")
+    except OSError:
+        return False
+    return any(name.startswith("geco_") for name in header)

@@ -112,3 +112,22 @@ def test_a_bare_resume_keeps_the_runs_own_set_values(capsys, tiny_data: Path, tm
     assert code == 2 and "lr: 0.02 -> 0.01" in err and err.count("\n") == 1, err
     code, _, err = _run(capsys, [*bare, "--steps", "6", "--batch-size", "4"])  # given: not overridden
     assert code == 2 and "batch_size: 6 -> 4" in err, err
+
+
+@pytest.mark.parametrize(
+    "model_config, header, expected",
+    [
+        ({"use_geco": True}, "step,loss,geco_beta", True),
+        ({"use_geco": False}, "step,loss,geco_beta", False),
+        ({"num_slots": 4}, "step,loss,nll,kl,lr", False),  # Slot Attention: no GECO field, no GECO terms
+        ({"num_slots": 4}, "step,loss,geco_lambda", True),  # no field, but GECO terms logged
+    ],
+)
+def test_the_summary_names_geco_only_for_runs_that_use_it(tmp_path: Path, model_config, header, expected) -> None:
+    import json
+
+    from emorl_eval.commands.train import _uses_geco
+
+    (tmp_path / "config.json").write_text(json.dumps({"model_config": model_config}))
+    (tmp_path / "metrics.csv").write_text(header + "\n1,0.5" + ",0" * (header.count(",") - 1) + "\n")
+    assert _uses_geco(tmp_path) is expected
