@@ -167,7 +167,7 @@ def _print_summary(run_dir) -> None:
         click.echo(f"run: {run_dir}")
         return
     last = pd.read_csv(metrics).iloc[-1]
-    geco = _uses_geco(run_dir)
+    geco = _uses_geco(run_dir, last.index)
     keys = [k for k in ("step", "loss", "nll", "kl", "geco_beta", "lr", "steps_per_s")
             if k in last.index and (geco or not k.startswith("geco_"))]
     click.echo(f"run: {run_dir}")
@@ -177,9 +177,9 @@ def _print_summary(run_dir) -> None:
                + ", summed over inference steps where the model has several; not nll + kl)")
 
 
-def _uses_geco(run_dir) -> bool:
-    """Whether the run's model trains with GECO (config.json's model_config.use_geco; True when
-    the model has no such field but logs GECO terms)."""
+def _uses_geco(run_dir, logged) -> bool:
+    """Whether the run's model trains with GECO (config.json's model_config.use_geco; for a model
+    without that field, whether the ``logged`` metrics.csv columns hold GECO terms)."""
     import json
 
     try:
@@ -188,9 +188,4 @@ def _uses_geco(run_dir) -> bool:
         config = {}
     if "use_geco" in config:
         return bool(config["use_geco"])
-    try:
-        with open(run_dir / "metrics.csv") as handle:
-            header = handle.readline().strip().split(",")
-    except OSError:
-        return False
-    return any(name.startswith("geco_") for name in header)
+    return any(str(name).startswith("geco_") for name in logged)
