@@ -35,6 +35,13 @@ from emorl_eval.commands._common import OutputPath
               "rewarm_steps=N, default 500) and a fresh data order. A model config that differs from the "
               "parent's is refused unless each differing field is given again with --set. config.json, "
               "checkpoints and zoo cards record the lineage (parent, sha256, steps, cumulative steps and minutes).")
+@click.option("--init-modules", "init_modules", default=None, metavar="NAME[,NAME...]", show_default="every weight",
+              help="With --init-from: load only the parent's parameters and buffers under these module names "
+              "(state-dict key prefixes, e.g. mask_vae,q_mean,q_std,post_lstm,post_head); the parent may be another "
+              "model when every such tensor fits this model's shape. Everything else starts fresh, the model config "
+              "is this run's own (--model and --preset default to the parent's only when --model is not given), and "
+              "the step counter starts at 0: this run's schedule, GECO and curriculum from the start. The lineage "
+              "records the modules.")
 @click.option("--log-every", type=click.IntRange(min=1), default=None, show_default="100", help="Steps between rows of metrics.csv.")
 @click.option("--ckpt-every", type=click.IntRange(min=1), default=None, show_default="10000", help="Steps between checkpoints; one is always written at the end.")
 @click.option("--device", default=None, show_default="auto", help="cpu, cuda, cuda:N or auto; under torchrun cuda means cuda:LOCAL_RANK.")
@@ -50,7 +57,7 @@ from emorl_eval.commands._common import OutputPath
               "(the first 8 training images). Needs pip install -e \".[tensorboard]\"; view with tensorboard --logdir runs/.")
 @click.option("--image-every", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Steps between the TensorBoard decomposition grids (with --tensorboard).")
-def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, init_from, log_every, ckpt_every,
+def train_command(model, preset, data, out, steps, seed, batch_size, sets, resume, init_from, init_modules, log_every, ckpt_every,
                   device, bf16, num_workers, deterministic, no_progress, max_minutes, tensorboard=False,
                   image_every=1000) -> None:
     """Train MODEL on DATA with the preset's hyper-parameters; writes OUT/config.json (before the
@@ -70,6 +77,9 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
       emorl-eval train ... --out runs/tetro_s1 --resume      # continue a killed run
       emorl-eval train --init-from zoo:emorl-tetrominoes-nogeco-s1 --data data/tetro20k.h5 \\
           --steps 20000 --out runs/nogeco_s1_more              # continue a zoo model's run
+      emorl-eval train --model genesis --preset tetrominoes_cpu --init-from zoo:genesis-s-tetrominoes-s1 \\
+          --init-modules mask_vae,q_mean,q_std,post_lstm,post_head,prior_lstm,prior_head \\
+          --data data/tetro20k.h5 --steps 20000 --out runs/genesis_from_s  # another model's modules
     Several GPUs or CPU processes (DistributedDataParallel; NCCL on GPU, gloo on CPU):
       torchrun --nproc_per_node=2 -m emorl_eval.train --model emorl --preset tetrominoes \\
           --data data/tetrominoes.h5 --steps 200000 --seed 1 --out runs/tetro_ddp
@@ -83,11 +93,19 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
     from emorl_eval.errors import ConfigError
     from emorl_eval.training import resolve_train_config, train_until_stopped
 
+    modules = [m.strip() for m in init_modules.split(",") if m.strip()] if init_modules is not None else None
+    if modules is not None and not modules:
+        raise ConfigError("--init-modules: expected module names such as mask_vae,q_mean")
     if resume:  # the run folder names its model, preset, seed and parent: the start command + --resume works
         started = _started_with(out)
         if init_from is not None and started.get("init_from") != init_from:
             raise ConfigError(f"--resume {out}: the run was started with --init-from {started.get('init_from')}, "
                               f"not {init_from}; drop --init-from to continue it")
+        if modules is not None and modules != (started.get("init_modules") or []):
+            raise ConfigError(f"--resume {out}: the run was started with --init-modules "
+                              f"{','.join(started.get('init_modules') or []) or '(none)'}; drop --init-modules to continue it")
+        # without --init-from the trainer takes the parent and its modules from the run folder
+        modules = list(started.get("init_modules") or []) if init_from is not None else None
         model, preset = model or started.get("model"), preset or started.get("preset")
         seed = started.get("seed") if seed is None else seed
         if not sets:  # a bare --resume continues with the run's own --set values too
@@ -106,7 +124,7 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
         model, data, str(out), preset, sets=sets, steps=steps, seed=seed, batch_size=batch_size,
         log_every=log_every, ckpt_every=ckpt_every, device=device, bf16=bf16 or None,
         num_workers=num_workers, deterministic=deterministic or None, progress=False if no_progress else None,
-        max_minutes=max_minutes, init_from=init_from,
+        max_minutes=max_minutes, init_from=init_from, init_modules=modules or (),
     )
     result = train_until_stopped(config, resume=resume, tensorboard=_tensorboard_options(tensorboard, image_every))
     _print_summary(result.run_dir)

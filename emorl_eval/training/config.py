@@ -53,6 +53,9 @@ class TrainConfig:
             state start this run; its step counter continues (``emorl_eval.training.lineage``).
         rewarm_steps: with ``init_from``, the fresh optimiser's LR rises linearly from 0 to the
             scheduled LR over this many steps after the parent's step (0 = no re-warm).
+        init_modules: with ``init_from``, load only the parent's parameters and buffers under these
+            module names (state-dict key prefixes), possibly from another model; the rest starts
+            fresh and the step counter starts at 0 (``emorl_eval.training.lineage``). Empty = all.
         model_overrides: model-config fields overridden on top of the preset.
     """
 
@@ -81,6 +84,7 @@ class TrainConfig:
     max_minutes: float | None = None
     init_from: str | None = None
     rewarm_steps: int = 500
+    init_modules: list[str] = field(default_factory=list)
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,7 +102,7 @@ class TrainConfig:
 
 
 #: fields that identify the run rather than tune it: not settable with --set
-_IDENTITY_FIELDS = ("model", "preset", "data", "out", "model_overrides", "init_from")
+_IDENTITY_FIELDS = ("model", "preset", "data", "out", "model_overrides", "init_from", "init_modules")
 #: fields whose change makes a resumed run differ from the run it continues
 RESUME_INVARIANT_FIELDS = (
     "model", "preset", "data", "seed", "batch_size", "lr", "warmup_steps", "lr_decay_rate",
@@ -184,6 +188,7 @@ def resolve_train_config(
     *,
     sets: Iterable[str] = (),
     init_from: str | None = None,
+    init_modules: Iterable[str] = (),
     **options: Any,
 ) -> TrainConfig:
     """Resolve a TrainConfig: TrainConfig defaults < the preset's ``training_defaults`` <
@@ -206,7 +211,8 @@ def resolve_train_config(
     model_fields = _dataclass_fields(model_config)
 
     values: dict[str, Any] = {"model": model, "preset": preset, "data": str(data), "out": str(out),
-                              "init_from": None if init_from is None else str(init_from)}
+                              "init_from": None if init_from is None else str(init_from),
+                              "init_modules": [str(m) for m in init_modules]}
     train_names = set(training_fields())
     for key, value in defaults.items():
         if key in train_names:
@@ -260,6 +266,10 @@ def validate(config: TrainConfig) -> None:
             raise ConfigError(f"{name}={getattr(config, name)}: must be >= 1")
     if config.max_minutes is not None and not config.max_minutes > 0:
         raise ConfigError(f"max_minutes={config.max_minutes}: must be > 0")
+    if config.init_modules and not config.init_from:
+        raise ConfigError("--init-modules needs --init-from (the parent whose modules to load)")
+    if any(not isinstance(m, str) or not m.strip(" .") for m in config.init_modules):
+        raise ConfigError(f"--init-modules {','.join(map(str, config.init_modules))}: expected module names such as encoder,decoder")
     if config.warmup_steps < 0 or config.num_workers < 0 or config.rewarm_steps < 0:
         raise ConfigError("warmup_steps, rewarm_steps and num_workers must be >= 0")
     if not config.lr > 0:

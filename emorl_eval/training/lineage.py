@@ -11,9 +11,17 @@ A parent is a checkpoint of ours (a file, a run folder or ``zoo:NAME``). The chi
 * starts a fresh Adam whose LR is re-warmed linearly over ``rewarm_steps`` steps (the moment
   estimates of a fresh optimiser are noise for the first few hundred steps).
 
+With ``init_modules`` (``train --init-from PARENT --init-modules a,b``) the child loads only the
+parent's parameters and buffers under those module names (state-dict key prefixes: ``mask_vae``
+covers ``mask_vae.encoder.0.conv.weight``, ...). The parent may then be another model (GENESIS-S's
+attention network into GENESIS, say): every loaded tensor must exist in the child with the same
+shape, everything else keeps its fresh initialisation, the child's model config is its own (not
+compared with the parent's) and its step counter starts at 0, so its own schedule, GECO and
+curriculum run from the start (the schedule's warm-up, no re-warm).
+
 The lineage (``config.json["lineage"]``, every checkpoint's ``extra["lineage"]`` and every zoo
-card) names the parent, its sha256 and steps, and the cumulative steps and training minutes over
-all ancestors.
+card) names the parent, its sha256 and steps, the modules taken from it (with ``init_modules``)
+and the cumulative steps and training minutes over all ancestors.
 """
 
 from __future__ import annotations
@@ -57,8 +65,10 @@ class Parent:
     cumulative_minutes: float
     ancestors: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self) -> dict[str, Any]:
-        """The lineage block of a child of this parent (before the child trains a step)."""
+    def record(self, modules: list[str] | None = None) -> dict[str, Any]:
+        """The lineage block of a child of this parent (before the child trains a step); with
+        ``modules`` (``init_modules``) also those and the child's first step, 0."""
+        partial = {"init_modules": list(modules), "start_step": 0} if modules else {}
         return {
             "parent": self.spec,
             "parent_sha256": self.sha256,
@@ -68,6 +78,7 @@ class Parent:
             "parent_cumulative_steps": self.cumulative_steps,
             "parent_cumulative_minutes": round(self.cumulative_minutes, 2),
             "ancestors": self.ancestors,
+            **partial,
         }
 
 
@@ -170,6 +181,32 @@ def check_compatible(parent: Parent, model_name: str, child_config: dict[str, An
                           f"{'; '.join(diffs)}: give each again with --set KEY=VALUE to change it{hint}")
 
 
+def module_weights(parent: Parent, child_state: dict[str, Any], modules: list[str]) -> dict[str, Any]:
+    """The parent's state-dict entries under ``modules`` (key prefixes), checked against the child's
+    ``child_state``; one-line CheckpointError when a module is missing from either side or a tensor's
+    shape differs (a silent partial load would train a different model than the lineage says)."""
+    def under(key: str, module: str) -> bool:
+        return key == module or key.startswith(module + ".")
+
+    names = [m.strip(" .") for m in modules]
+    chosen: dict[str, Any] = {}
+    for module in names:
+        keys = [k for k in parent.state_dict if under(k, module)]
+        if not keys:
+            top = sorted({k.split(".")[0] for k in parent.state_dict})
+            raise CheckpointError(f"--init-modules {module}: the parent ({parent.model_name}) has no such module; "
+                                  f"its top-level modules: {', '.join(top)}")
+        chosen.update({k: parent.state_dict[k] for k in keys})
+    missing = [k for k in chosen if k not in child_state]
+    wrong = [f"{k} (parent {tuple(chosen[k].shape)}, this run {tuple(child_state[k].shape)})"
+             for k in chosen if k in child_state and tuple(chosen[k].shape) != tuple(child_state[k].shape)]
+    if missing or wrong:
+        what = (f"{len(missing)} tensor(s) this model lacks, e.g. {missing[0]}" if missing
+                else f"shapes that differ: {'; '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''}")
+        raise CheckpointError(f"--init-modules {','.join(names)}: does not fit this model ({what})")
+    return chosen
+
+
 def matching_preset(model_name: str, config: dict[str, Any]) -> str | None:
     """A preset of ``model_name`` whose config equals ``config`` (None when none does)."""
     from emorl_eval.models import presets
@@ -186,9 +223,10 @@ def matching_preset(model_name: str, config: dict[str, Any]) -> str | None:
 
 def updated(lineage: dict[str, Any], step: int, train_seconds: float) -> dict[str, Any]:
     """``lineage`` with the cumulative steps and minutes at ``step`` of the child (whose own
-    training took ``train_seconds``)."""
+    training took ``train_seconds``; its first step is the parent's, or ``start_step``)."""
+    start = int(lineage.get("start_step", lineage["parent_steps"]))
     return {
         **lineage,
-        "cumulative_steps": int(lineage["parent_cumulative_steps"]) + step - int(lineage["parent_steps"]),
+        "cumulative_steps": int(lineage["parent_cumulative_steps"]) + step - start,
         "cumulative_minutes": round(float(lineage["parent_cumulative_minutes"]) + train_seconds / 60.0, 2),
     }

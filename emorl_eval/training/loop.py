@@ -16,7 +16,8 @@ at the end). ``resume=True`` continues from ``checkpoint_last.pt``: weights, opt
 buffers, every RNG state and the data-stream position are restored, so the continued run computes
 the same numbers as an uninterrupted one (bit-for-bit with ``deterministic=True``).
 ``config.init_from`` starts a new run from another run's weights instead (a fresh optimiser and
-data order, the parent's step counter continued; ``emorl_eval.training.lineage``).
+data order, the parent's step counter continued; ``emorl_eval.training.lineage``), or with
+``config.init_modules`` from some of its modules (the step counter then starts at 0).
 """
 
 from __future__ import annotations
@@ -193,9 +194,15 @@ class _Trainer:
 
     def _init_from_parent(self, model) -> int:
         """Load ``--init-from``'s weights into ``model`` after checking its config; returns the
-        parent's step, where this run's step counter continues."""
+        parent's step, where this run's step counter continues (0 with ``init_modules``)."""
         cfg = self.cfg
         parent = lineage.read_parent(cfg.init_from)
+        if cfg.init_modules:
+            chosen = lineage.module_weights(parent, model.state_dict(), cfg.init_modules)
+            model.load_state_dict(chosen, strict=False)
+            self.lineage = parent.record(modules=cfg.init_modules)
+            lineage.forget_read_parents()
+            return 0
         lineage.check_compatible(parent, cfg.model, model.config_dict(), set(cfg.model_overrides),
                                  preset_hint=lineage.matching_preset(parent.model_name, parent.config))
         if parent.step >= cfg.steps:
@@ -210,10 +217,11 @@ class _Trainer:
         return parent.step
 
     def _lr(self, step: int) -> float:
-        """The schedule's LR at ``step``, re-warmed after ``--init-from``'s parent step."""
+        """The schedule's LR at ``step``, re-warmed after ``--init-from``'s parent step (not after
+        ``--init-modules``: its step counter starts at 0, under the schedule's own warm-up)."""
         cfg = self.cfg
         lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.lr_decay_rate, cfg.lr_decay_steps)
-        if self.lineage is not None and cfg.rewarm_steps > 0:
+        if self.lineage is not None and cfg.rewarm_steps > 0 and not self.lineage.get("init_modules"):
             lr *= min(1.0, (step - int(self.lineage["parent_steps"]) + 1) / cfg.rewarm_steps)
         return lr
 
@@ -224,6 +232,7 @@ class _Trainer:
             raise CheckpointError(f"{self.run_dir / LAST}: holds model {ckpt.get('model_name')!r}, not {self.cfg.model!r}")
         if self.cfg.init_from is None:  # a run started with --init-from resumes as itself
             self.cfg.init_from = saved.get("init_from")
+            self.cfg.init_modules = list(saved.get("init_modules") or [])
         current = self.cfg.to_dict()
         # the data is compared by content, not by how its path is written
         changed = [k for k in RESUME_INVARIANT_FIELDS if k != "data" and k in saved and saved[k] != current[k]]

@@ -41,10 +41,12 @@ def train_command(config: dict[str, Any], steps: int | None = None) -> str:
         args += ["--preset", train["preset"]]
     if train.get("init_from"):
         args += ["--init-from", str(train["init_from"])]
+    if train.get("init_modules"):
+        args += ["--init-modules", ",".join(train["init_modules"])]
     args += ["--data", train["data"], "--steps", str(steps or train["steps"]), "--seed", str(train["seed"]),
              "--batch-size", str(train["batch_size"])]
     skip = {"model", "preset", "data", "out", "steps", "seed", "batch_size", "model_overrides", "progress",
-            "device", "num_workers", "log_every", "ckpt_every", "max_minutes", "init_from"}
+            "device", "num_workers", "log_every", "ckpt_every", "max_minutes", "init_from", "init_modules"}
     fields = TrainConfig.__dataclass_fields__
     for key, value in train.items():
         if key in skip or key not in fields or base.get(key) == value:
@@ -267,8 +269,10 @@ def _lineage_rows(card: dict[str, Any]) -> list[str]:
     if not lineage:
         return []
     chain = [a["parent"] for a in lineage.get("ancestors") or []] + [lineage["parent"]]
+    modules = lineage.get("init_modules")
+    taken = f"modules {', '.join(f'`{m}`' for m in modules)} of " if modules else ""
     return [
-        f"| started from | `{lineage['parent']}` at step {lineage['parent_steps']:,} "
+        f"| started from | {taken}`{lineage['parent']}` at step {lineage['parent_steps']:,} "
         f"(sha256 `{lineage['parent_sha256'][:16]}...`; lineage: {' -> '.join(f'`{c}`' for c in chain)}) |",
         f"| whole lineage | {card['cumulative_steps']:,} steps, {card['cumulative_train_minutes']:.1f} training min |",
     ]

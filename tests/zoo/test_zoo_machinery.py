@@ -204,6 +204,24 @@ def test_a_continued_run_carries_its_lineage_into_the_zoo_and_on(tmp_path: Path,
     assert [a["parent"] for a in lineage["ancestors"]] == [str(trained_run)]
 
 
+def test_a_run_started_from_some_modules_says_so_on_its_card(tmp_path: Path, trained_run: Path,
+                                                              tiny_h5: Path) -> None:
+    """train --init-from RUN --init-modules encoder, zoo add: the card's command repeats
+    --init-modules (not as a --set) and MODEL_CARD.md names the modules taken."""
+    from emorl_eval.training import resolve_train_config, train
+
+    child = train(resolve_train_config("slot_attention", tiny_h5, tmp_path / "child", "tiny", steps=2, batch_size=4,
+                                       device="cpu", progress=False, init_from=str(trained_run),
+                                       init_modules=["encoder"], sets=["image_size=[35,35]", "init=standard"]))
+    folder = add_run(child, "sa-partial-s0", tiny_h5, num=4, root=tmp_path / "zoo")
+    card = json.loads((folder / "card.json").read_text())
+    args = shlex.split(card["command"])
+    assert args[args.index("--init-modules") + 1] == "encoder"
+    assert not any(a.startswith("init_modules=") for a in args)
+    assert card["cumulative_steps"] == 3 + 2 and card["lineage"]["init_modules"] == ["encoder"]
+    assert f"started from | modules `encoder` of `{trained_run}` at step 3" in (folder / "MODEL_CARD.md").read_text()
+
+
 def test_packaging_an_earlier_step_of_a_run(tmp_path: Path, tiny_h5: Path, capsys) -> None:
     """zoo add --step N: the weights of checkpoint_<N>.pt, a card of step N, logs cut at N."""
     from emorl_eval.training import resolve_train_config, train
