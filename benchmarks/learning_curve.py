@@ -14,7 +14,8 @@ Wall minutes are the training time stored in each checkpoint (``extra["train_sec
 ``--resume`` invocations together); for checkpoints written without it, the sum of the logged
 intervals of ``metrics.csv`` up to that step. A run started with ``train --init-from`` counts its
 whole lineage: its first row is the parent checkpoint (at the parent's step), and minutes are the
-cumulative training minutes of all ancestors (``extra["lineage"]``).
+cumulative training minutes of all ancestors (``extra["lineage"]``); one started from some of
+another run's modules (``--init-modules``) has no parent row (its steps count from 0).
 
     python benchmarks/learning_curve.py --run RUN_GECO --run RUN_NOGECO --x step --figure side_by_side.png
 """
@@ -32,6 +33,21 @@ import pandas as pd  # noqa: E402
 
 CURVE_FILE = "learning_curve.csv"
 COLUMNS = ["step", "minutes", "ari_fg", "ari_all", "mse", "kl"]
+
+
+def parent_row(run: Path) -> tuple[int, Path, float] | None:
+    """(step, checkpoint, cumulative minutes) of the parent that a run continues, the first point
+    of its curve; None for a run from scratch and for one started from some of another run's
+    modules (``--init-modules``: its step counter starts at 0, the parent is not on its curve)."""
+    import json
+
+    from emorl_eval import zoo
+
+    lineage = json.loads((run / "config.json").read_text()).get("lineage")
+    if not lineage or lineage.get("init_modules"):
+        return None
+    step = int(lineage["parent_steps"])
+    return step, parent_checkpoint(zoo.resolve(lineage["parent"]), step), float(lineage["parent_cumulative_minutes"])
 
 
 def parent_checkpoint(path: Path, step: int) -> Path:
@@ -92,14 +108,12 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     fallback = logged_minutes(run)
     rows = [cache]
     found = step_checkpoints(run)
-    lineage = json.loads((run / "config.json").read_text()).get("lineage")
     parent_minutes: dict[int, float] = {}
-    if lineage:  # the curve starts where the parent stopped
-        from emorl_eval import zoo
-
-        step = int(lineage["parent_steps"])
-        found = [(step, parent_checkpoint(zoo.resolve(lineage["parent"]), step))] + found
-        parent_minutes[step] = float(lineage["parent_cumulative_minutes"])
+    start = parent_row(run)
+    if start is not None:  # the curve starts where the parent stopped
+        step, path, minutes = start
+        found = [(step, path)] + found
+        parent_minutes[step] = minutes
     for step, path in found:
         if step in done or (every > 1 and step % every):
             continue
