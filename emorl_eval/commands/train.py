@@ -104,8 +104,7 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
         if modules is not None and modules != (started.get("init_modules") or []):
             raise ConfigError(f"--resume {out}: the run was started with --init-modules "
                               f"{','.join(started.get('init_modules') or []) or '(none)'}; drop --init-modules to continue it")
-        # without --init-from the trainer takes the parent and its modules from the run folder
-        modules = list(started.get("init_modules") or []) if init_from is not None else None
+        modules = None  # the trainer takes the run's own modules from its folder
         model, preset = model or started.get("model"), preset or started.get("preset")
         seed = started.get("seed") if seed is None else seed
         if not sets:  # a bare --resume continues with the run's own --set values too

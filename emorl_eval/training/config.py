@@ -212,7 +212,7 @@ def resolve_train_config(
 
     values: dict[str, Any] = {"model": model, "preset": preset, "data": str(data), "out": str(out),
                               "init_from": None if init_from is None else str(init_from),
-                              "init_modules": [str(m) for m in init_modules]}
+                              "init_modules": [str(m).strip(" .") for m in init_modules]}
     train_names = set(training_fields())
     for key, value in defaults.items():
         if key in train_names:

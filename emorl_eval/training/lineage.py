@@ -188,9 +188,8 @@ def module_weights(parent: Parent, child_state: dict[str, Any], modules: list[st
     def under(key: str, module: str) -> bool:
         return key == module or key.startswith(module + ".")
 
-    names = [m.strip(" .") for m in modules]
     chosen: dict[str, Any] = {}
-    for module in names:
+    for module in modules:
         keys = [k for k in parent.state_dict if under(k, module)]
         if not keys:
             top = sorted({k.split(".")[0] for k in parent.state_dict})
@@ -203,7 +202,7 @@ def module_weights(parent: Parent, child_state: dict[str, Any], modules: list[st
     if missing or wrong:
         what = (f"{len(missing)} tensor(s) this model lacks, e.g. {missing[0]}" if missing
                 else f"shapes that differ: {'; '.join(wrong[:3])}{' ...' if len(wrong) > 3 else ''}")
-        raise CheckpointError(f"--init-modules {','.join(names)}: does not fit this model ({what})")
+        raise CheckpointError(f"--init-modules {','.join(modules)}: does not fit this model ({what})")
     return chosen
 
 

@@ -232,7 +232,8 @@ class _Trainer:
             raise CheckpointError(f"{self.run_dir / LAST}: holds model {ckpt.get('model_name')!r}, not {self.cfg.model!r}")
         if self.cfg.init_from is None:  # a run started with --init-from resumes as itself
             self.cfg.init_from = saved.get("init_from")
-            self.cfg.init_modules = list(saved.get("init_modules") or [])
+        # the modules it started from are part of the run's identity, whatever the resuming call says
+        self.cfg.init_modules = list(saved.get("init_modules") or [])
         current = self.cfg.to_dict()
         # the data is compared by content, not by how its path is written
         changed = [k for k in RESUME_INVARIANT_FIELDS if k != "data" and k in saved and saved[k] != current[k]]
