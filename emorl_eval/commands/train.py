@@ -23,7 +23,8 @@ from emorl_eval.commands._common import OutputPath
               help="Override a training field (lr, warmup_steps, clip_grad_norm, refinement_curriculum, ...) or a "
               "model-config field (num_slots, ...); prefix train. or model. to pick one; repeatable. "
               "JSON for lists: --set 'refinement_curriculum=[[0,3],[100000,1]]'; --set refinement_steps=N alone trains "
-              "with I = N throughout.")
+              "with I = N throughout; --set freeze_modules=mask_vae,q_mean keeps those modules' weights fixed "
+              "(--set freeze_until=STEP releases them from that step on).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run): repeat the command that started it and add --resume. --model, --preset, "
               "--seed, --init-from and, when no --set is given, the --set values default to the run's own; "

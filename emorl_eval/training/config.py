@@ -56,6 +56,13 @@ class TrainConfig:
         init_modules: with ``init_from``, load only the parent's parameters and buffers under these
             module names (state-dict key prefixes), possibly from another model; the rest starts
             fresh and the step counter starts at 0 (``emorl_eval.training.lineage``). Empty = all.
+        freeze_modules: parameters under these module names (state-dict key prefixes) are not
+            updated while frozen: their gradients are dropped before clipping and the Adam step
+            (gradients still flow through them to earlier modules; buffers such as GECO's or
+            normalisation statistics still change). ``--set 'freeze_modules=["mask_vae"]'`` or
+            ``--set freeze_modules=mask_vae,q_mean``.
+        freeze_until: the step (0-based, the run's own step counter) from which ``freeze_modules``
+            train again; None = frozen for the whole run.
         model_overrides: model-config fields overridden on top of the preset.
     """
 
@@ -85,6 +92,8 @@ class TrainConfig:
     init_from: str | None = None
     rewarm_steps: int = 500
     init_modules: list[str] = field(default_factory=list)
+    freeze_modules: list[str] = field(default_factory=list)
+    freeze_until: int | None = None
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +116,7 @@ _IDENTITY_FIELDS = ("model", "preset", "data", "out", "model_overrides", "init_f
 RESUME_INVARIANT_FIELDS = (
     "model", "preset", "data", "seed", "batch_size", "lr", "warmup_steps", "lr_decay_rate",
     "lr_decay_steps", "clip_grad_norm", "refinement_curriculum", "split", "bf16",
-    "deterministic", "model_overrides", "rewarm_steps",
+    "deterministic", "model_overrides", "rewarm_steps", "freeze_modules", "freeze_until",
 )
 
 
@@ -165,6 +174,8 @@ def coerce_value(key: str, text: str, current: Any, annotation: Any = None) -> A
             return value
         if kind is str:
             return text
+        if kind is list and key.rpartition(".")[2] == "freeze_modules" and not text.lstrip().startswith("["):
+            return [name.strip() for name in text.split(",") if name.strip()]  # --set freeze_modules=a,b
         if kind in (list, tuple, dict):
             value = json.loads(text)
             if not isinstance(value, list if kind in (list, tuple) else dict):
@@ -270,6 +281,10 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError("--init-modules needs --init-from (the parent whose modules to load)")
     if any(not isinstance(m, str) or not m.strip(" .") for m in config.init_modules):
         raise ConfigError(f"--init-modules {','.join(map(str, config.init_modules))}: expected module names such as encoder,decoder")
+    if any(not isinstance(m, str) or not m.strip(" .") for m in config.freeze_modules):
+        raise ConfigError(f"freeze_modules={config.freeze_modules}: expected module names such as mask_vae,q_mean")
+    if config.freeze_until is not None and (config.freeze_until < 0 or not config.freeze_modules):
+        raise ConfigError(f"freeze_until={config.freeze_until}: needs freeze_modules and a step >= 0")
     if config.warmup_steps < 0 or config.num_workers < 0 or config.rewarm_steps < 0:
         raise ConfigError("warmup_steps, rewarm_steps and num_workers must be >= 0")
     if not config.lr > 0:
@@ -302,6 +317,8 @@ def _normalise(key: str, value: Any) -> Any:
         if value is False or value is None or value == 0:
             return None
         return float(value)
+    if key == "freeze_modules":
+        return [str(m).strip(" .") for m in value or []]
     if key in ("lr", "lr_decay_rate") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value

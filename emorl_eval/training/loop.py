@@ -8,7 +8,9 @@ One step (``step`` = 0-based index of the step about to run):
 4. ``model.after_backward(output)`` (GECO's EMA and Lagrange update); under DDP the output's
    ``nll`` and ``kl`` are gathered from all ranks first (``[B_global]``), so GECO sees the
    effective batch and every rank holds the same GECO state;
-5. gradient-norm clipping, Adam step.
+5. while ``freeze_modules`` are frozen (steps before ``freeze_until``), their gradients are
+   dropped, so neither the clipping norm nor Adam sees them;
+6. gradient-norm clipping, Adam step.
 
 Rank 0 writes ``config.json`` (before the first step), ``metrics.csv`` (every ``log_every`` steps,
 values averaged over the interval and the ranks) and checkpoints (every ``ckpt_every`` steps and
@@ -122,11 +124,28 @@ def noise_seed(seed: int, rank: int) -> int:
     return seed + 7919 * (rank + 1)
 
 
+def frozen_parameters(model: torch.nn.Module, modules: list[str]) -> list[torch.nn.Parameter]:
+    """The parameters of ``model`` under the module names ``modules`` (key prefixes such as
+    ``mask_vae`` or ``post_lstm.weight_ih_l0``); one-line ConfigError for a name that matches none."""
+    named = dict(model.named_parameters())
+    chosen: dict[str, torch.nn.Parameter] = {}
+    for module in modules:
+        hits = {k: p for k, p in named.items() if k == module or k.startswith(module + ".")}
+        if not hits:
+            top = sorted({k.split(".")[0] for k in named})
+            raise ConfigError(f"freeze_modules: {type(model).__name__} has no parameters under {module!r}; "
+                              f"its top-level modules: {', '.join(top)}")
+        chosen.update(hits)
+    return list(chosen.values())
+
+
 class _Trainer:
     #: TensorBoard options (emorl_eval.training.tensorboard_logger), None: no TensorBoard events
     tensorboard: Any = None
     #: whether this invocation continues a run (``--resume``)
     resuming: bool = False
+    #: parameters under ``freeze_modules`` (set by run())
+    frozen: list = []
 
     def __init__(self, config: TrainConfig, ctx: distributed.DistContext) -> None:
         self.cfg = config
@@ -166,6 +185,7 @@ class _Trainer:
         rng.seed_all(cfg.seed)  # same initial weights on every rank
         model = models.build(cfg.model, cfg.preset, **cfg.model_overrides)
         self._check_image_size(dataset, model)
+        self.frozen = frozen_parameters(model, cfg.freeze_modules)
         model.to(ctx.device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         generator = torch.Generator(device=ctx.device)
@@ -413,6 +433,9 @@ class _Trainer:
         if ctx.distributed:
             out = dataclasses.replace(out, nll=ctx.gather_cat(out.nll.detach()), kl=ctx.gather_cat(out.kl.detach()))
         model.after_backward(out)
+        if self.frozen and (cfg.freeze_until is None or step < cfg.freeze_until):
+            for param in self.frozen:  # Adam skips a parameter without a gradient
+                param.grad = None
         max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
         optimizer.step()
