@@ -18,6 +18,13 @@ cumulative training minutes of all ancestors (``extra["lineage"]``); one started
 another run's modules (``--init-modules``) has no parent row (its steps count from 0).
 
     python benchmarks/learning_curve.py --run RUN_GECO --run RUN_NOGECO --x step --figure side_by_side.png
+
+A lineage trained over several run folders (a run continued with ``--init-from`` from a step of
+another) is one line with ``--chain LABEL=RUN1,RUN2,...``: each folder's rows before the step the
+next one branched off (its ``lineage.parent_steps``), then the next's. ``--csv`` writes every
+plotted row (long form), ``--table-every N`` prints a markdown table of the rows at multiples of N.
+
+    python benchmarks/learning_curve.py --chain s1=geco_s1,geco_s1_decay5k --x step --figure s1.png
 """
 
 from __future__ import annotations
@@ -138,8 +145,53 @@ def evaluate_run(run: Path, data: Path | None, num: int, every: int) -> pd.DataF
     return curve
 
 
-def plot(curves: dict[str, pd.DataFrame], figure: Path, x: str = "minutes") -> None:
-    """FG-ARI and MSE against wall minutes (or steps), one line per run (seaborn)."""
+def branch_step(run: Path, parent_run: Path) -> int:
+    """The step at which ``run`` was started from ``parent_run`` (``train --init-from`` of that
+    folder or one of its checkpoints); ValueError when ``run`` does not continue ``parent_run``."""
+    import json
+
+    config = run / "config.json"
+    lineage = (json.loads(config.read_text()).get("lineage") if config.is_file() else None) or {}
+    parent = Path(str(lineage.get("parent", "")))
+    folder = parent if parent.suffix != ".pt" else parent.parent
+    if not lineage or lineage.get("init_modules") or folder.name != parent_run.name:
+        raise ValueError(f"{run} does not continue {parent_run} (its parent: {lineage.get('parent')})")
+    return int(lineage["parent_steps"])
+
+
+def chain_curve(runs: list[Path], curves: dict[Path, pd.DataFrame]) -> pd.DataFrame:
+    """One lineage's curve from the curves of its folders, oldest first: each folder's rows
+    before the step where the next folder branched off it (the next one's first row is that
+    step's checkpoint), then the next folder's, with a ``run`` column naming the folder."""
+    parts = []
+    for run, following in zip(runs, [*runs[1:], None]):
+        curve = curves[run].assign(run=run.name)
+        if following is not None:
+            curve = curve[curve["step"] < branch_step(following, run)]
+        parts.append(curve)
+    return pd.concat(parts, ignore_index=True).sort_values("step", kind="stable").reset_index(drop=True)
+
+
+def markdown_table(curves: dict[str, pd.DataFrame], every: int) -> str:
+    """FG-ARI / MSE of each curve at the steps that are multiples of ``every`` (one column per
+    curve, "-" where a curve has no checkpoint of that step)."""
+    names = list(curves)
+    steps = sorted({int(s) for c in curves.values() for s in c["step"] if int(s) % every == 0})
+    lines = ["| step | " + " | ".join(f"{n} FG-ARI / MSE" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for step in steps:
+        cells = []
+        for name in names:
+            row = curves[name][curves[name]["step"] == step]
+            cells.append(f"{row['ari_fg'].iloc[-1]:.3f} / {row['mse'].iloc[-1]:.4f}" if len(row) else "-")
+        lines.append(f"| {step:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(curves: dict[str, pd.DataFrame], figure: Path, x: str = "minutes",
+         targets: tuple[float | None, float | None] = (None, None)) -> None:
+    """FG-ARI and MSE against wall minutes (or steps), one line per run (seaborn); ``targets``
+    (FG-ARI, MSE) are drawn as dotted lines where given."""
     import seaborn as sns
 
     from emorl_eval.figure_files import pyplot, save_figure
@@ -152,6 +204,9 @@ def plot(curves: dict[str, pd.DataFrame], figure: Path, x: str = "minutes") -> N
     axes[0].set(xlabel=label, ylabel="FG-ARI (test)", ylim=(-0.02, 1.02))
     sns.lineplot(data=long, x=x, y="mse", hue="run", marker="o", ax=axes[1], legend=False)
     axes[1].set(xlabel=label, ylabel="MSE (test)", yscale="log")
+    for axis, target in zip(axes, targets):
+        if target is not None:
+            axis.axhline(target, color="grey", linestyle=":", linewidth=1)
     fig.tight_layout()
     save_figure(fig, figure, dpi=120)
 
@@ -171,6 +226,12 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="evaluate only checkpoints whose step is a multiple")
     parser.add_argument("--figure", type=Path, help="PNG of the curves")
     parser.add_argument("--x", choices=("minutes", "step"), default="minutes", help="x axis of the figure")
+    parser.add_argument("--chain", action="append", default=[], metavar="LABEL=RUN1,RUN2,...",
+                        help="one lineage over several run folders, oldest first (repeatable)")
+    parser.add_argument("--target-fg-ari", type=float, help="draw this FG-ARI target in the figure")
+    parser.add_argument("--target-mse", type=float, help="draw this MSE target in the figure")
+    parser.add_argument("--csv", type=Path, help="write the plotted rows (long form) here")
+    parser.add_argument("--table-every", type=int, help="print a markdown table of the rows at multiples of N steps")
     args = parser.parse_args()
 
     runs = list(args.run)
@@ -191,16 +252,36 @@ def main() -> None:
         print("+", " ".join(cmd), flush=True)
         subprocess.run(cmd, check=False)
         runs.append(run)
-    if not runs:
-        parser.error("give --run DIR or --model/--preset/--minutes")
-    curves = {}
-    for run in runs:
+    chains = {}
+    for item in args.chain:
+        label, sep, folders = item.partition("=")
+        if not sep or not folders.strip():
+            parser.error(f"--chain {item!r}: expected LABEL=RUN1,RUN2,...")
+        chains[label] = [Path(f.strip()) for f in folders.split(",") if f.strip()]
+    if not runs and not chains:
+        parser.error("give --run DIR, --chain LABEL=DIR,... or --model/--preset/--minutes")
+    by_folder: dict[Path, pd.DataFrame] = {}
+    for run in [*runs, *(r for c in chains.values() for r in c)]:
+        if run in by_folder:
+            continue
         print(f"{run}:", flush=True)
-        curve = evaluate_run(run, args.data if not args.model else None, args.num, args.every)
-        curves[run.name] = curve
+        by_folder[run] = evaluate_run(run, args.data if not args.model else None, args.num, args.every)
+    curves = {run.name: by_folder[run] for run in runs}
+    try:
+        curves.update({label: chain_curve(folders, by_folder) for label, folders in chains.items()})
+    except ValueError as err:
+        parser.error(str(err))
+    for name, curve in curves.items():
+        print(f"{name}:")
         print(curve[COLUMNS].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if args.csv:
+        long = pd.concat([c.assign(curve=name) for name, c in curves.items()], ignore_index=True)
+        long.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    if args.table_every:
+        print(markdown_table(curves, args.table_every))
     if args.figure:
-        plot(curves, args.figure, x=args.x)
+        plot(curves, args.figure, x=args.x, targets=(args.target_fg_ari, args.target_mse))
         print(f"wrote {args.figure}")
 
 
