@@ -145,7 +145,7 @@ class _Trainer:
     #: whether this invocation continues a run (``--resume``)
     resuming: bool = False
     #: parameters under ``freeze_modules`` (set by run())
-    frozen: list = []
+    frozen: list[torch.nn.Parameter] = []  # noqa: RUF012 (replaced, never mutated)
 
     def __init__(self, config: TrainConfig, ctx: distributed.DistContext) -> None:
         self.cfg = config
