@@ -58,8 +58,9 @@ class TrainConfig:
             fresh and the step counter starts at 0 (``emorl_eval.training.lineage``). Empty = all.
         freeze_modules: parameters under these module names (state-dict key prefixes) are not
             updated while frozen: their gradients are dropped before clipping and the Adam step
-            (gradients still flow through them to earlier modules; buffers such as GECO's or
-            normalisation statistics still change). ``--set 'freeze_modules=["mask_vae"]'`` or
+            (gradients still flow through them to earlier modules), and a name that is a whole
+            submodule runs in eval mode, so its normalisation layers use and keep their running
+            statistics. ``--set 'freeze_modules=["mask_vae"]'`` or
             ``--set freeze_modules=mask_vae,q_mean``.
         freeze_until: the step (0-based, the run's own step counter) from which ``freeze_modules``
             train again; None = frozen for the whole run.

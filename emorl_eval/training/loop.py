@@ -8,7 +8,8 @@ One step (``step`` = 0-based index of the step about to run):
 4. ``model.after_backward(output)`` (GECO's EMA and Lagrange update); under DDP the output's
    ``nll`` and ``kl`` are gathered from all ranks first (``[B_global]``), so GECO sees the
    effective batch and every rank holds the same GECO state;
-5. while ``freeze_modules`` are frozen (steps before ``freeze_until``), their gradients are
+5. while ``freeze_modules`` are frozen (steps before ``freeze_until``), they run in eval mode
+   (normalisation layers use and keep their running statistics) and their gradients are
    dropped, so neither the clipping norm nor Adam sees them;
 6. gradient-norm clipping, Adam step.
 
@@ -146,6 +147,8 @@ class _Trainer:
     resuming: bool = False
     #: parameters under ``freeze_modules`` (set by run())
     frozen: list[torch.nn.Parameter] = []  # noqa: RUF012 (replaced, never mutated)
+    #: the submodules named in ``freeze_modules`` (eval mode while frozen)
+    frozen_modules: list[torch.nn.Module] = []  # noqa: RUF012
 
     def __init__(self, config: TrainConfig, ctx: distributed.DistContext) -> None:
         self.cfg = config
@@ -186,6 +189,8 @@ class _Trainer:
         model = models.build(cfg.model, cfg.preset, **cfg.model_overrides)
         self._check_image_size(dataset, model)
         self.frozen = frozen_parameters(model, cfg.freeze_modules)
+        names = dict(model.named_modules())
+        self.frozen_modules = [names[n] for n in cfg.freeze_modules if n in names]
         model.to(ctx.device).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         generator = torch.Generator(device=ctx.device)
@@ -424,6 +429,9 @@ class _Trainer:
         cfg, ctx = self.cfg, self.ctx
         for group in optimizer.param_groups:
             group["lr"] = lr
+        freezing = bool(self.frozen) and (cfg.freeze_until is None or step < cfg.freeze_until)
+        for module in self.frozen_modules:  # set every step: other code may switch the whole model
+            module.train(not freezing)
         model.on_train_step(step)
         images = batch["image"].to(ctx.device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
@@ -433,7 +441,7 @@ class _Trainer:
         if ctx.distributed:
             out = dataclasses.replace(out, nll=ctx.gather_cat(out.nll.detach()), kl=ctx.gather_cat(out.kl.detach()))
         model.after_backward(out)
-        if self.frozen and (cfg.freeze_until is None or step < cfg.freeze_until):
+        if freezing:
             for param in self.frozen:  # Adam skips a parameter without a gradient
                 param.grad = None
         max_norm = cfg.clip_grad_norm if cfg.clip_grad_norm is not None else math.inf

@@ -83,3 +83,21 @@ def test_resume_keeps_the_freeze_and_refuses_another(tiny_data: Path, tmp_path: 
     code, _, err = run_cli([*start, "--steps", "6", "--resume", "--set", "freeze_modules=encoder"], capsys)
     assert code != 0 and "freeze_modules: ['decoder'] -> ['encoder']" in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_a_frozen_submodule_keeps_its_normalisation_statistics(dsprites16_h5: Path, tmp_path: Path) -> None:
+    """GENESIS's mask VAE has BatchNorm layers: frozen, it runs in eval mode, so their running
+    statistics stay as they started (they move in a run without the freeze)."""
+    def run(name: str, sets: list[str]) -> dict:
+        config = resolve_train_config("genesis", str(dsprites16_h5), str(tmp_path / name), "tiny", steps=2,
+                                      batch_size=2, device="cpu", progress=False, sets=["lr=1e-30", *sets])
+        return _state(train(config) / LAST)
+
+    def stats(state: dict) -> dict:
+        return {k: v for k, v in state.items() if k.startswith("mask_vae.") and k.endswith("running_mean")}
+
+    free, frozen = stats(run("free", [])), stats(run("frozen", ["freeze_modules=mask_vae"]))
+    start = stats(run("start", ["freeze_modules=mask_vae", "freeze_until=0"]))  # released at once: moves
+    assert frozen and all(torch.equal(v, torch.zeros_like(v)) for v in frozen.values())  # BatchNorm's initial mean
+    assert any(not torch.equal(free[k], frozen[k]) for k in frozen)
+    assert all(torch.equal(free[k], start[k]) for k in frozen)
