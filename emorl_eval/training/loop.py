@@ -8,9 +8,9 @@ One step (``step`` = 0-based index of the step about to run):
 4. ``model.after_backward(output)`` (GECO's EMA and Lagrange update); under DDP the output's
    ``nll`` and ``kl`` are gathered from all ranks first (``[B_global]``), so GECO sees the
    effective batch and every rank holds the same GECO state;
-5. while ``freeze_modules`` are frozen (steps before ``freeze_until``), they run in eval mode
-   (normalisation layers use and keep their running statistics) and their gradients are
-   dropped, so neither the clipping norm nor Adam sees them;
+5. while ``freeze_modules`` are frozen (steps before ``freeze_until``), their gradients are
+   dropped, so neither the clipping norm nor Adam sees them (and, from before step 2's forward,
+   they run in eval mode: normalisation layers use and keep their running statistics);
 6. gradient-norm clipping, Adam step.
 
 Rank 0 writes ``config.json`` (before the first step), ``metrics.csv`` (every ``log_every`` steps,
