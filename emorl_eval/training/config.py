@@ -149,7 +149,8 @@ def coerce_value(key: str, text: str, current: Any, annotation: Any = None) -> A
 
     The type comes from the field's current value (bool, int, float, str, list, tuple, dict) or,
     when that is None, from ``annotation``; JSON is accepted for lists and dicts
-    (``[[0,3],[100000,1]]``). ``none``/``null`` sets an optional field to None.
+    (``[[0,3],[100000,1]]``), and a ``list[str]`` field also takes ``a,b,c``. ``none``/``null``
+    sets an optional field to None.
     """
     optional = current is None or _allows_none(annotation)
     if text.lower() in ("none", "null") and optional:
@@ -175,8 +176,8 @@ def coerce_value(key: str, text: str, current: Any, annotation: Any = None) -> A
             return value
         if kind is str:
             return text
-        if kind is list and key.rpartition(".")[2] == "freeze_modules" and not text.lstrip().startswith("["):
-            return [name.strip() for name in text.split(",") if name.strip()]  # --set freeze_modules=a,b
+        if kind is list and typing.get_args(annotation) == (str,) and not text.lstrip().startswith("["):
+            return [name.strip() for name in text.split(",") if name.strip()]  # list[str]: --set key=a,b
         if kind in (list, tuple, dict):
             value = json.loads(text)
             if not isinstance(value, list if kind in (list, tuple) else dict):
@@ -224,7 +225,7 @@ def resolve_train_config(
 
     values: dict[str, Any] = {"model": model, "preset": preset, "data": str(data), "out": str(out),
                               "init_from": None if init_from is None else str(init_from),
-                              "init_modules": [str(m).strip(" .") for m in init_modules]}
+                              "init_modules": _module_names(init_modules)}
     train_names = set(training_fields())
     for key, value in defaults.items():
         if key in train_names:
@@ -280,9 +281,9 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"max_minutes={config.max_minutes}: must be > 0")
     if config.init_modules and not config.init_from:
         raise ConfigError("--init-modules needs --init-from (the parent whose modules to load)")
-    if any(not isinstance(m, str) or not m.strip(" .") for m in config.init_modules):
+    if not _valid_module_names(config.init_modules):
         raise ConfigError(f"--init-modules {','.join(map(str, config.init_modules))}: expected module names such as encoder,decoder")
-    if any(not isinstance(m, str) or not m.strip(" .") for m in config.freeze_modules):
+    if not _valid_module_names(config.freeze_modules):
         raise ConfigError(f"freeze_modules={config.freeze_modules}: expected module names such as mask_vae,q_mean")
     if config.freeze_until is not None and (config.freeze_until < 0 or not config.freeze_modules):
         raise ConfigError(f"freeze_until={config.freeze_until}: needs freeze_modules and a step >= 0")
@@ -319,10 +320,19 @@ def _normalise(key: str, value: Any) -> Any:
             return None
         return float(value)
     if key == "freeze_modules":
-        return [str(m).strip(" .") for m in value or []]
+        return _module_names(value or [])
     if key in ("lr", "lr_decay_rate") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     return value
+
+
+def _module_names(names: Iterable[Any]) -> list[str]:
+    """Module names as state-dict key prefixes: ``" mask_vae."`` -> ``"mask_vae"``."""
+    return [str(m).strip(" .") for m in names]
+
+
+def _valid_module_names(names: list[Any]) -> bool:
+    return all(isinstance(m, str) and m.strip(" .") for m in names)
 
 
 def _dataclass_fields(config: Any) -> set[str]:

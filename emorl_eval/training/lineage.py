@@ -30,7 +30,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from emorl_eval.errors import CheckpointError, ConfigError
 from emorl_eval.models.presets import config_defaults
@@ -181,20 +181,27 @@ def check_compatible(parent: Parent, model_name: str, child_config: dict[str, An
                           f"{'; '.join(diffs)}: give each again with --set KEY=VALUE to change it{hint}")
 
 
+def keys_under(keys: Iterable[str], module: str) -> list[str]:
+    """The state-dict ``keys`` under the module name ``module`` (the name itself or ``module.*``;
+    ``enc`` is not under ``encoder``)."""
+    return [k for k in keys if k == module or k.startswith(module + ".")]
+
+
+def top_level_modules(keys: Iterable[str]) -> list[str]:
+    """The sorted first components of the state-dict ``keys`` (for error messages)."""
+    return sorted({k.split(".")[0] for k in keys})
+
+
 def module_weights(parent: Parent, child_state: dict[str, Any], modules: list[str]) -> dict[str, Any]:
     """The parent's state-dict entries under ``modules`` (key prefixes), checked against the child's
     ``child_state``; one-line CheckpointError when a module is missing from either side or a tensor's
     shape differs (a silent partial load would train a different model than the lineage says)."""
-    def under(key: str, module: str) -> bool:
-        return key == module or key.startswith(module + ".")
-
     chosen: dict[str, Any] = {}
     for module in modules:
-        keys = [k for k in parent.state_dict if under(k, module)]
+        keys = keys_under(parent.state_dict, module)
         if not keys:
-            top = sorted({k.split(".")[0] for k in parent.state_dict})
             raise CheckpointError(f"--init-modules {module}: the parent ({parent.model_name}) has no such module; "
-                                  f"its top-level modules: {', '.join(top)}")
+                                  f"its top-level modules: {', '.join(top_level_modules(parent.state_dict))}")
         chosen.update({k: parent.state_dict[k] for k in keys})
     missing = [k for k in chosen if k not in child_state]
     wrong = [f"{k} (parent {tuple(chosen[k].shape)}, this run {tuple(child_state[k].shape)})"

@@ -9,8 +9,8 @@ One step (``step`` = 0-based index of the step about to run):
    ``nll`` and ``kl`` are gathered from all ranks first (``[B_global]``), so GECO sees the
    effective batch and every rank holds the same GECO state;
 5. while ``freeze_modules`` are frozen (steps before ``freeze_until``), their gradients are
-   dropped, so neither the clipping norm nor Adam sees them (and, from before step 2's forward,
-   they run in eval mode: normalisation layers use and keep their running statistics);
+   dropped, so neither the clipping norm nor Adam sees them (and, set before item 2, they run
+   in eval mode: normalisation layers use and keep their running statistics);
 6. gradient-norm clipping, Adam step.
 
 Rank 0 writes ``config.json`` (before the first step), ``metrics.csv`` (every ``log_every`` steps,
@@ -131,12 +131,11 @@ def frozen_parameters(model: torch.nn.Module, modules: list[str]) -> list[torch.
     named = dict(model.named_parameters())
     chosen: dict[str, torch.nn.Parameter] = {}
     for module in modules:
-        hits = {k: p for k, p in named.items() if k == module or k.startswith(module + ".")}
-        if not hits:
-            top = sorted({k.split(".")[0] for k in named})
+        keys = lineage.keys_under(named, module)
+        if not keys:
             raise ConfigError(f"freeze_modules: {type(model).__name__} has no parameters under {module!r}; "
-                              f"its top-level modules: {', '.join(top)}")
-        chosen.update(hits)
+                              f"its top-level modules: {', '.join(lineage.top_level_modules(named))}")
+        chosen.update({k: named[k] for k in keys})
     return list(chosen.values())
 
 
