@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "leakage-compare": ("emorl_eval.commands.leakage_compare", "leakage_compare", "Leakage of several models on the same images and settings: one table, one figure."),
     "report": ("emorl_eval.commands.report", "report", "Run every report that applies to a folder of runs; write reports/README.md."),
     "evaluate": ("emorl_eval.commands.evaluate", "evaluate", "ARI (fg/all), MSE, KL, mSC, mBO per image of a checkpoint on a dataset split."),
+    "fates": ("emorl_eval.commands.fates", "fates", "Where FG-ARI is lost: objects split, lost to background slots, merged; per model."),
     "refine-sweep": ("emorl_eval.commands.refine_sweep", "refine_sweep", "Metrics against test-time refinement steps I (appendix D, Figure 14): CSV and figure."),
     "demo": ("emorl_eval.commands.demo", "demo", "Run the whole pipeline on built-in Tetrominoes (the README's main job)."),
     "data": ("emorl_eval.commands.data", "data_group", "Generate, inspect, preview and convert datasets."),

@@ -20,7 +20,7 @@ Determinism: each batch's sampling noise comes from its own ``torch.Generator`` 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -123,17 +123,21 @@ def _image_rows(batch: dict[str, Tensor], output: Any, kl_monte_carlo: bool = Fa
     return {k: v.cpu().numpy() for k, v in scores.items()}
 
 
-def _run_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, seed: int,
-                 device: torch.device, progress: bool) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
-    """Forward the first ``n`` images in batches; per-batch image indices and metric arrays."""
+def forward_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, seed: int,
+                    device: torch.device, progress: bool, desc: str = "evaluate") -> Iterator[tuple[dict[str, Tensor], Any]]:
+    """Forward the first ``n`` images of ``dataset`` in file order, ``batch_size`` at a time.
+
+    Yields ``(batch, output)``: the batch's items (``image [B, 3, H, W]`` on ``device``, ``masks``,
+    ``visibility``, ``index``) and the model's :class:`ModelOutput` under ``torch.no_grad()``, with
+    the sampling noise of :func:`batch_generator` (so every caller sees the same forward passes).
+    """
     from torch.utils.data import DataLoader, Subset
     from tqdm.auto import tqdm
 
     loader = DataLoader(Subset(dataset, range(n)), batch_size=batch_size, shuffle=False, num_workers=0)
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
-    indices: list[np.ndarray] = []
     start = 0
-    desc = f"evaluate I={steps}" if getattr(model, "supports_refinement", False) else "evaluate"
+    if getattr(model, "supports_refinement", False):
+        desc = f"{desc} I={steps}"
     with tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for batch in loader:
             images = batch["image"].to(device)
@@ -141,12 +145,21 @@ def _run_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, 
             with torch.no_grad():
                 output = model(images, refinement_steps=steps if model.supports_refinement else None,
                                generator=generator)
-            rows = _image_rows({**batch, "image": images}, output, getattr(model, "kl_monte_carlo", False))
-            for key in METRIC_COLUMNS:
-                columns[key].append(rows[key])
-            indices.append(batch["index"].numpy())
+            yield {**batch, "image": images}, output
             start += images.shape[0]
             bar.update(images.shape[0])
+
+
+def _run_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, seed: int,
+                 device: torch.device, progress: bool) -> tuple[list[np.ndarray], dict[str, list[np.ndarray]]]:
+    """Forward the first ``n`` images in batches; per-batch image indices and metric arrays."""
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in METRIC_COLUMNS}
+    indices: list[np.ndarray] = []
+    for batch, output in forward_batches(model, dataset, n, batch_size, steps, seed, device, progress):
+        rows = _image_rows(batch, output, getattr(model, "kl_monte_carlo", False))
+        for key in METRIC_COLUMNS:
+            columns[key].append(rows[key])
+        indices.append(batch["index"].numpy())
     return indices, columns
 
 

@@ -160,3 +160,34 @@ class OutputPath(click.ParamType):
         if problem:
             self.fail(f"{value}: {problem}", param, ctx)
         return path
+
+
+def checkpoint_spec(path: Path) -> str:
+    """``zoo:NAME`` for a zoo entry's checkpoint, else the path."""
+    from emorl_eval import zoo
+
+    try:
+        for entry in zoo.entries():
+            if Path(entry.folder).resolve() == Path(path).resolve().parent:
+                return f"zoo:{entry.name}"
+    except Exception:  # a broken zoo must not stop the measurement: name it by its path
+        pass
+    return str(path)
+
+
+def model_labels(ckpts: tuple[Path, ...], labels: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """``(specs, names)`` of several ``--ckpt`` with their optional ``--label``: each checkpoint's
+    :func:`checkpoint_spec` and its name in tables (the label, else zoo:NAME, else the run name).
+
+    Raises:
+        ConfigError: a label count other than 0 or one per checkpoint, or repeated names.
+    """
+    from emorl_eval.errors import ConfigError
+
+    if labels and len(labels) != len(ckpts):
+        raise ConfigError(f"--label given {len(labels)} times for {len(ckpts)} --ckpt; give one per checkpoint or none")
+    specs = [checkpoint_spec(c) for c in ckpts]
+    names = list(labels) if labels else [s if s.startswith("zoo:") else run_name(Path(s)) for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"labels {names} repeat; give distinct ones with --label")
+    return specs, names

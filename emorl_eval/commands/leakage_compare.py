@@ -7,21 +7,8 @@ from pathlib import Path
 
 import click
 
-from emorl_eval.commands._common import CheckpointPath, flags_option, resolve_device, run_name, OutputPath
+from emorl_eval.commands._common import CheckpointPath, OutputPath, flags_option, model_labels, resolve_device
 from emorl_eval.devices import DEVICE_HELP, check_device_option
-
-
-def _spec(path: Path) -> str:
-    """``zoo:NAME`` for a zoo entry's checkpoint, else the path."""
-    from emorl_eval import zoo
-
-    try:
-        for entry in zoo.entries():
-            if Path(entry.folder).resolve() == Path(path).resolve().parent:
-                return f"zoo:{entry.name}"
-    except Exception:  # a broken zoo must not stop the measurement: name it by its path
-        pass
-    return str(path)
 
 
 def _step(path: Path) -> int | None:
@@ -65,18 +52,12 @@ def leakage_compare(ckpts, labels, preset, data, split, seed, device, num, range
     measured on the same NUM test images with the same traversal settings (each model's latent
     range taken over the same --range-images images), as one table and one figure. 0 = each slot
     changes only its own pixels; (K-1)/K = a change spread evenly over the scene."""
-    from emorl_eval.errors import ConfigError
     from emorl_eval.models.checkpoints import file_sha256
     from emorl_eval.reports.inference import check_size, load_checkpoint, load_images
     from emorl_eval.reports.leakage_comparison import compare_leakage, comparison_figure
     from emorl_eval.reports.tables import to_markdown
 
-    if labels and len(labels) != len(ckpts):
-        raise ConfigError(f"--label given {len(labels)} times for {len(ckpts)} --ckpt; give one per checkpoint or none")
-    specs = [_spec(c) for c in ckpts]
-    names = list(labels) if labels else [s if s.startswith("zoo:") else run_name(Path(s)) for s in specs]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"labels {names} repeat; give distinct ones with --label")
+    specs, names = model_labels(ckpts, labels)
     device = resolve_device(device)
     ref = load_images(data, max(range_images, num), 0, split)
     images = ref[:num]

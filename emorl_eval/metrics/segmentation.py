@@ -119,14 +119,18 @@ def resolve_num_objects(
     return m
 
 
-def iou_from_contingency(table: Tensor, visibility: Tensor | None = None) -> ObjectSlotIoU:
-    """IoU table from a full contingency table ``[B, M+1, K]`` (row 0 = background pixels)."""
-    b, m1, _ = table.shape
-    m = m1 - 1
+def check_visibility(visibility: Tensor | None, b: int, m: int) -> None:
+    """DataError unless ``visibility`` is None or a ``[B, M]`` tensor."""
     if visibility is not None:
         if not isinstance(visibility, Tensor) or tuple(visibility.shape) != (b, m):
             shape = tuple(visibility.shape) if isinstance(visibility, Tensor) else type(visibility).__name__
             raise DataError(f"visibility: expected [B, M] = [{b}, {m}], got {shape}")
+
+
+def iou_from_contingency(table: Tensor, visibility: Tensor | None = None) -> ObjectSlotIoU:
+    """IoU table from a full contingency table ``[B, M+1, K]`` (row 0 = background pixels)."""
+    b, m1, _ = table.shape
+    check_visibility(visibility, b, m1 - 1)
     full = table.to(torch.float64)
     seg_sizes = full.sum(dim=1, keepdim=True)  # [B, 1, K] predicted segment sizes, all pixels
     inter = full[:, 1:, :]  # [B, M, K]
