@@ -83,6 +83,22 @@ def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_sa_and_genesis(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """``(data, sa, genesis)``: 12 generated 16x16 Multi-dSprites (6 test) and random-init tiny Slot
+    Attention and GENESIS checkpoints (steps 3 and 5) for commands that compare several models."""
+    from emorl_eval import models
+    from emorl_eval.data import generate_h5
+    from emorl_eval.models.checkpoints import save_checkpoint
+
+    root = tmp_path_factory.mktemp("two_models")
+    data = generate_h5(root / "d16.h5", "multi_dsprites", num=12, seed=0, test_fraction=0.5, size=16)
+    torch.manual_seed(0)
+    sa = save_checkpoint(root / "sa" / "c.pt", models.build("slot_attention", "tiny"), step=3)
+    gen = save_checkpoint(root / "genesis" / "c.pt", models.build("genesis", "tiny"), step=5)
+    return data, sa, gen
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` beside the checkout or ``$EMORL_SHARED`` (fixtures, published outputs); the
     test skips with one line when it is missing (fails under EMORL_EVAL_REQUIRE_SHARED=1, as in CI)."""

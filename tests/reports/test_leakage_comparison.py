@@ -61,17 +61,8 @@ def test_figure_is_legible(tmp_path: Path, monkeypatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory) -> tuple[Path, Path, Path]:
-    from emorl_eval import models
-    from emorl_eval.data import generate_h5
-    from emorl_eval.models.checkpoints import save_checkpoint
-
-    root = tmp_path_factory.mktemp("lc")
-    data = generate_h5(root / "d16.h5", "multi_dsprites", num=10, seed=0, test_fraction=0.5, size=16)
-    torch.manual_seed(0)
-    sa = save_checkpoint(root / "sa" / "c.pt", models.build("slot_attention", "tiny"), step=3)
-    gen = save_checkpoint(root / "genesis" / "c.pt", models.build("genesis", "tiny"), step=5)
-    return data, sa, gen
+def setup(tiny_sa_and_genesis) -> tuple[Path, Path, Path]:
+    return tiny_sa_and_genesis
 
 
 def test_command_writes_table_figure_and_the_command(setup, tmp_path: Path, capsys) -> None:
