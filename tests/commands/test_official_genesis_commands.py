@@ -108,3 +108,22 @@ def test_symmetry_on_official_checkpoint(v2_run, tmp_path, capsys) -> None:
     table = {(r["component"], r["output"]): r for f in (tmp_path / "sym").glob("*.csv") for r in _rows(f)}
     assert table[("decoder", "recon")]["verdict"] == "holds"
     assert table[("prior", "z")]["verdict"] == "not claimed / violated"
+
+
+def test_fates_official_checkpoints(v2_run, genesis_lone, md_h5, tmp_path, capsys) -> None:
+    lone, flags = genesis_lone
+    code, _, err = run_cli(["fates", "--ckpt", str(lone), "--flags", str(flags), "--data", str(md_h5), "--num", "4",
+                            "--batch-size", "2", "--out", str(tmp_path / "g" / "fates"), "--no-progress"], capsys)
+    assert code == 0, err
+    assert _rows(tmp_path / "g" / "fates.csv")[0]["images"] == "4"
+    out = tmp_path / "v" / "fates"
+    code, _, err = run_cli(["fates", "--ckpt", str(v2_run), "--data", str(md_h5), "--num", "4", "--batch-size", "2",
+                            "--out", str(out), "--no-progress"], capsys)
+    assert code == 0, err
+    row = _rows(out.with_name("fates.csv"))[0]
+    # FG-ARI is evaluate's on the same images and noise
+    code, _, err = run_cli(["evaluate", "--ckpt", str(v2_run), "--data", str(md_h5), "--num", "4", "--batch-size", "2",
+                            "--out", str(tmp_path / "v2"), "--no-progress"], capsys)
+    assert code == 0, err
+    aris = [float(r["ari_fg"]) for r in _rows(tmp_path / "v2" / "per_image.csv")]
+    assert float(row["ari_fg"]) == pytest.approx(sum(aris) / len(aris))
