@@ -34,6 +34,7 @@ def _commands(h5: Path, tmp: Path) -> list[list[str]]:
         ["figures", "stages", *model, "--out", str(tmp / "s.png")],
         ["leakage", *model, "--out", str(tmp / "l")],
         ["leakage-compare", *model, "--out", str(tmp / "lc")],
+        ["fates", *model, "--out", str(tmp / "fates")],
         ["timing", "--models", "slot_attention", "--sizes", "16", "--out", str(tmp / "timing")],
         ["report", str(tmp), "--out", str(tmp / "rep")],
         ["train", "--model", "slot_attention", "--preset", "tiny", "--data", str(h5), "--steps", "1",
@@ -41,7 +42,7 @@ def _commands(h5: Path, tmp: Path) -> list[list[str]]:
     ]
 
 
-@pytest.mark.parametrize("index", range(11))
+@pytest.mark.parametrize("index", range(12))
 def test_cuda_without_cuda_is_one_line_naming_the_torch_build(index: int, no_cuda, capsys, tmp_path: Path,
                                                               tiny_h5: Path) -> None:
     argv = _commands(tiny_h5, tmp_path)[index] + ["--device", "cuda"]
