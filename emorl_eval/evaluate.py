@@ -29,6 +29,7 @@ from torch import Tensor
 
 from emorl_eval.errors import ConfigError, DataError
 from emorl_eval.metrics import kl_per_image, mask_metrics, mse
+from emorl_eval.models._peer_ops import eval_mode
 
 #: metric columns of the per-image table, in display order
 METRIC_COLUMNS: tuple[str, ...] = ("ari_fg", "ari_all", "mse", "kl", "msc", "mbo", "sc", "matched_iou",
@@ -123,6 +124,23 @@ def _image_rows(batch: dict[str, Tensor], output: Any, kl_monte_carlo: bool = Fa
     return {k: v.cpu().numpy() for k, v in scores.items()}
 
 
+def images_to_evaluate(model: Any, dataset: Any, num: int | None, batch_size: int) -> int:
+    """How many of ``dataset``'s first images a run over ``num`` of them scores (None or more than
+    it holds: all of them), after checking the arguments and that the image sizes agree.
+
+    Raises:
+        ConfigError: ``batch_size`` or ``num`` below 1. DataError: an empty dataset, other image sizes.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+    if num is not None and num < 1:
+        raise ConfigError(f"number of images must be >= 1, got {num}")
+    if len(dataset) == 0:
+        raise DataError(f"dataset {getattr(dataset, 'path', dataset)} has no images")
+    check_compatible(model, dataset)
+    return len(dataset) if num is None else min(int(num), len(dataset))
+
+
 def forward_batches(model: Any, dataset: Any, n: int, batch_size: int, steps: int, seed: int,
                     device: torch.device, progress: bool, desc: str = "evaluate") -> Iterator[tuple[dict[str, Tensor], Any]]:
     """Forward the first ``n`` images of ``dataset`` in file order, ``batch_size`` at a time.
@@ -198,22 +216,12 @@ def evaluate_model(
     Raises:
         DataError / ConfigError: incompatible image sizes, empty dataset, bad arguments.
     """
-    if batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
-    if num is not None and num < 1:
-        raise ConfigError(f"number of images must be >= 1, got {num}")
-    if len(dataset) == 0:
-        raise DataError(f"dataset {getattr(dataset, 'path', dataset)} has no images")
-    check_compatible(model, dataset)
+    n = images_to_evaluate(model, dataset, num, batch_size)
     steps = effective_refinement_steps(model, refinement_steps)
-    n = len(dataset) if num is None else min(int(num), len(dataset))
     device = torch.device(device)
-    was_training = bool(getattr(model, "training", False))
-    model = model.to(device).eval()
-    try:
+    model = model.to(device)
+    with eval_mode(model):  # leaves the caller's model as it was
         indices, columns = _run_batches(model, dataset, n, batch_size, steps, seed, device, progress)
-    finally:
-        model.train(was_training)  # leave the caller's model as it was
 
     if not getattr(model, "has_kl", True):  # no KL term (e.g. Slot Attention): n/a, not 0
         columns["kl"] = [np.full(len(part), np.nan) for part in columns["kl"]]

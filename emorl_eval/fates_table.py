@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from emorl_eval.errors import ConfigError, DataError
-from emorl_eval.evaluate import check_compatible, effective_refinement_steps, forward_batches, resize_labels
-from emorl_eval.metrics import adjusted_rand_index
-from emorl_eval.metrics.fates import SPLIT_BELOW, ObjectFates, object_fates
+from emorl_eval.evaluate import effective_refinement_steps, forward_batches, images_to_evaluate, resize_labels
+from emorl_eval.metrics.ari import ari_from_contingency
+from emorl_eval.metrics.fates import SPLIT_BELOW, ObjectFates, fates_from_contingency
+from emorl_eval.metrics.segmentation import object_contingency
+from emorl_eval.models._peer_ops import eval_mode
 
 #: columns of the per-object table after the identity columns
 OBJECT_COLUMNS: tuple[str, ...] = ("image_index", "object", "majority_slot", "majority_share", "background_share",
@@ -61,27 +62,19 @@ def object_fates_table(model: Any, dataset: Any, num: int | None = 320, batch_si
     Raises:
         DataError / ConfigError: incompatible image sizes, empty dataset, bad arguments.
     """
-    if batch_size < 1:
-        raise ConfigError(f"batch size must be >= 1, got {batch_size}")
-    if len(dataset) == 0:
-        raise DataError(f"dataset {getattr(dataset, 'path', dataset)} has no images")
-    check_compatible(model, dataset)
-    n = len(dataset) if num is None else min(int(num), len(dataset))
+    n = images_to_evaluate(model, dataset, num, batch_size)
     device = torch.device(device)
-    steps = effective_refinement_steps(model, None)
-    was_training = bool(getattr(model, "training", False))
-    model = model.to(device).eval()
+    model = model.to(device)
     parts, aris = [], []
-    try:
+    with eval_mode(model):
+        steps = effective_refinement_steps(model, None)
         for batch, output in forward_batches(model, dataset, n, batch_size, steps, seed, device, progress, "fates"):
             masks = output.masks.detach()
             true = resize_labels(batch["masks"].to(masks.device), tuple(masks.shape[-2:]))
             vis = batch["visibility"].to(masks.device)
-            f = object_fates(true, masks, visibility=vis)
-            aris.append(adjusted_rand_index(true, masks).cpu().numpy())
-            parts.append(fates_rows(f, batch["index"].numpy()))
-    finally:
-        model.train(was_training)
+            table = object_contingency(true, masks, visibility=vis)  # one table for FG-ARI and the fates
+            aris.append(ari_from_contingency(table[:, 1:, :]).cpu().numpy())  # as mask_metrics' ari_fg
+            parts.append(fates_rows(fates_from_contingency(table, vis), batch["index"].numpy()))
     objects = pd.concat(parts, ignore_index=True)
     for key, value in reversed(list((metadata or {}).items())):
         objects.insert(0, key, value)

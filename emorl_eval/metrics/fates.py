@@ -29,8 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from emorl_eval.metrics._labels import contingency, paired_labels
-from emorl_eval.metrics.segmentation import check_visibility, resolve_num_objects
+from emorl_eval.metrics.segmentation import check_visibility, object_contingency
 
 
 #: an object counts as split when its majority slot holds less than this share of its pixels
@@ -64,6 +63,7 @@ def fates_from_contingency(table: Tensor, visibility: Tensor | None = None) -> O
     """Fates from a contingency table ``[B, M+1, K]`` (row 0, the background's pixels, is not used)."""
     objects = table[:, 1:, :].to(torch.float64)  # [B, M, K]
     b, m, k = objects.shape
+    check_visibility(visibility, b, m)
     sizes = objects.sum(dim=2)  # [B, M]
     scored = sizes > 0
     if visibility is not None:
@@ -106,7 +106,4 @@ def object_fates(
     Returns:
         :class:`ObjectFates`, every field ``[B, M]``.
     """
-    true, m_labels, pred, k = paired_labels(true_masks, pred_masks)
-    m = resolve_num_objects(true_masks, m_labels, visibility, num_objects)
-    check_visibility(visibility, true.shape[0], m)
-    return fates_from_contingency(contingency(true, m + 1, pred, k), visibility)
+    return fates_from_contingency(object_contingency(true_masks, pred_masks, visibility, num_objects), visibility)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from emorl_eval.metrics._labels import contingency, paired_labels
 from emorl_eval.metrics.ari import ari_from_contingency
 from emorl_eval.metrics.segmentation import (
     coverage_of_matching,
     iou_from_contingency,
     match_from_iou,
     mean_over_scored,
-    resolve_num_objects,
+    object_contingency,
 )
 
 #: keys of :func:`mask_metrics`, in table order
@@ -51,9 +50,7 @@ def mask_metrics(
         :func:`~emorl_eval.metrics.mean_best_overlap`, :func:`~emorl_eval.metrics.matched_iou`,
         :func:`~emorl_eval.metrics.matched_coverage`.
     """
-    true, m_labels, pred, k = paired_labels(true_masks, pred_masks)
-    m = resolve_num_objects(true_masks, m_labels, visibility, num_objects)
-    table = contingency(true, m + 1, pred, k)  # [B, M+1, K], row 0 = background pixels
+    table = object_contingency(true_masks, pred_masks, visibility, num_objects)  # [B, M+1, K], row 0 = background
     out = {
         "ari_fg": ari_from_contingency(table[:, 1:, :], empty_value),
         "ari_all": ari_from_contingency(table, empty_value),

@@ -97,9 +97,21 @@ def object_slot_iou(
     Returns:
         :class:`ObjectSlotIoU` with ``iou [B, M, K]``, ``sizes [B, M]``, ``scored [B, M]``.
     """
+    return iou_from_contingency(object_contingency(true_masks, pred_masks, visibility, num_objects), visibility)
+
+
+def object_contingency(
+    true_masks: Tensor,
+    pred_masks: Tensor,
+    visibility: Tensor | None = None,
+    num_objects: int | None = None,
+) -> Tensor:
+    """Per-image contingency table ``[B, M+1, K]`` (int64) of ground-truth entities (row 0 = the
+    background, rows 1..M the objects) against argmax slots; shapes as :func:`object_slot_iou`. Every
+    object-level score here and in :mod:`emorl_eval.metrics.scores` / ``fates`` starts from it."""
     true, m_labels, pred, k = paired_labels(true_masks, pred_masks)
     m = resolve_num_objects(true_masks, m_labels, visibility, num_objects)
-    return iou_from_contingency(contingency(true, m + 1, pred, k), visibility)
+    return contingency(true, m + 1, pred, k)
 
 
 def resolve_num_objects(
