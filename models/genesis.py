@@ -9,6 +9,8 @@ Architecture (checked against the official code, applied-ai-lab/genesis; re-writ
 * **Masks**: each z^m_k is decoded (gated transposed convs) to a logit a_k; stick-breaking gives
   ``m_1 = sigmoid(a_1)``, ``m_k = s_{k-1} sigmoid(a_k)``, ``s_k = s_{k-1} sigmoid(-a_k)``, and the
   last component takes the remaining scope ``m_K = s_{K-1}`` (z^m_K still enters KL and prior).
+  ``mask_decoder="broadcast"`` (a CPU-recipe option, not official) decodes a_k with a spatial
+  broadcast decoder instead; ordering, stick-breaking and priors are unchanged.
 * **Component VAE** (two-stage GENESIS): encodes ``[log m_k, x]`` with 4 stride-2 3x3 convs + MLP
   to z^c_k (16-d) and decodes RGB with a spatial broadcast decoder (4 unpadded 3x3 convs, ELU).
 * **GENESIS-S** (``two_stage=False``, registry name ``genesis_s``, appendix B.1): one latent z_k
@@ -92,6 +94,11 @@ class GenesisConfig:
     comp_dec_layers: int = 4
     #: normalisation in the gated mask encoder/decoder: "bn" (official) or "none"
     norm: str = "bn"
+    #: decoder of the mask logits from z^m_k: "deconv" (official: gated transposed convs from a
+    #: 1x1 grid) or "broadcast" (a CPU-recipe option, not in the official code: the component
+    #: decoder's spatial broadcast design, width ``mask_channels``, ``comp_dec_layers`` layers,
+    #: whose coordinate input favours one compact region per latent)
+    mask_decoder: str = "deconv"
     autoreg_prior: bool = True
     comp_prior: bool = True
     #: "gmm" (pixel-wise mixture) or "gaussian" (Gaussian of the summed reconstruction)
@@ -128,6 +135,8 @@ class GenesisConfig:
             raise ConfigError(f"likelihood must be 'gmm' or 'gaussian', got {self.likelihood!r}")
         if self.norm not in ("bn", "none"):
             raise ConfigError(f"norm must be 'bn' or 'none', got {self.norm!r}")
+        if self.mask_decoder not in ("deconv", "broadcast"):
+            raise ConfigError(f"mask_decoder must be 'deconv' or 'broadcast', got {self.mask_decoder!r}")
         if self.num_slots < 2:
             raise ConfigError(f"GENESIS needs num_slots >= 2, got {self.num_slots}")
         if len(self.image_size) != 2 or min(self.image_size) < 8:
@@ -199,7 +208,8 @@ def _gated_strides(image_size: tuple[int, int]) -> list[int]:
 
 class GatedMaskVAE(nn.Module):
     """The attention core: gated-conv encoder ``[B, 3, H, W] -> [B, F]`` and gated-deconv
-    decoder ``[N, D] -> [N, 1, H, W]`` (mask logits). Official widths: c = 32, F = 256."""
+    decoder ``[N, D] -> [N, 1, H, W]`` (mask logits; none with ``with_decoder=False``). Official
+    widths: c = 32, F = 256."""
 
     def __init__(
         self,
@@ -209,6 +219,7 @@ class GatedMaskVAE(nn.Module):
         channels: int = 32,
         feature_dim: int = 256,
         in_channels: int = 3,
+        with_decoder: bool = True,
     ) -> None:
         super().__init__()
         self.image_size = image_size
@@ -226,6 +237,9 @@ class GatedMaskVAE(nn.Module):
             _gated_conv(2 * c, feature_dim, self.grid, 1, 0, False),
             nn.Flatten(),
         )
+        if not with_decoder:  # the model decodes masks with its own (broadcast) decoder
+            self.decoder = None
+            return
         dec_in, dec_out = [2 * c, 2 * c, c, c, c], [2 * c, c, c, c, c]
         self.decoder = nn.Sequential(
             _gated_deconv(latent_dim, 2 * c, self.grid, 1, 0, 0, False),
@@ -242,6 +256,8 @@ class GatedMaskVAE(nn.Module):
 
     def decode(self, z: Tensor) -> Tensor:
         """``[N, D] -> [N, 1, H, W]`` logits (the decoder's grid is cropped to the image)."""
+        if self.decoder is None:
+            raise RuntimeError("this GatedMaskVAE was built without a decoder")
         out = self.decoder(z.view(z.shape[0], -1, 1, 1))
         return out[:, :, : self.image_size[0], : self.image_size[1]]
 
@@ -349,7 +365,11 @@ class Genesis(ObjectCentricModel):
         cfg = self.config
         dm, dc = cfg.mask_latent_dim, cfg.comp_latent_dim
         norm = cfg.norm == "bn"
-        self.mask_vae = GatedMaskVAE(cfg.image_size, dm, norm, cfg.mask_channels, cfg.mask_feature_dim)
+        broadcast_masks = cfg.mask_decoder == "broadcast"
+        self.mask_vae = GatedMaskVAE(cfg.image_size, dm, norm, cfg.mask_channels, cfg.mask_feature_dim,
+                                     with_decoder=not broadcast_masks)
+        if broadcast_masks:
+            self.mask_decoder = CoordBroadcastDecoder(dm, 1, cfg.mask_channels, cfg.comp_dec_layers, cfg.image_size)
         feat = cfg.mask_feature_dim
         self.q_mean = nn.Linear(feat, dm)
         self.q_std = nn.Linear(feat, dm)
@@ -410,7 +430,8 @@ class Genesis(ObjectCentricModel):
     def _log_masks(self, z_m: Tensor) -> Tensor:
         """``[B, K, Dm] -> [B, K, 1, H, W]`` log-masks by stick-breaking over the slot order."""
         b, k, _ = z_m.shape
-        logits = self.mask_vae.decode(z_m.reshape(b * k, -1))
+        flat = z_m.reshape(b * k, -1)
+        logits = self.mask_decoder(flat) if self.config.mask_decoder == "broadcast" else self.mask_vae.decode(flat)
         return stick_breaking(logits.view(b, k, 1, *self.config.image_size))
 
     def _components(self, z_app: Tensor) -> Tensor:

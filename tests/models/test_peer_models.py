@@ -72,6 +72,30 @@ def test_genesis_likelihoods() -> None:
         torch.testing.assert_close(out.nll, expected, rtol=1e-4, atol=1e-2)
 
 
+@pytest.mark.parametrize("name", ["genesis", "genesis_s"])
+def test_genesis_broadcast_mask_decoder(name: str) -> None:
+    """``mask_decoder="broadcast"``: masks from a coordinate broadcast decoder, no gated deconv
+    left unused, gradients reach it, and the model passes the interface checks."""
+    from emorl_eval import conformance
+
+    torch.manual_seed(0)
+    model = models.build(name, preset="tiny", mask_decoder="broadcast", image_size=(19, 23))
+    assert model.mask_vae.decoder is None
+    assert not any(n.startswith("mask_vae.decoder") for n, _ in model.named_parameters())
+    out = model(_images(19, 23), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(out.masks.sum(1), torch.ones_like(out.masks[:, 0]))
+    out.loss.backward()
+    grads = [p.grad for p in model.mask_decoder.parameters()]
+    assert all(g is not None for g in grads) and sum(g.abs().sum() for g in grads) > 0
+    # the mask logits vary over the image for one latent: the coordinates enter the decoder
+    logits = model.mask_decoder(torch.zeros(1, model.config.mask_latent_dim))
+    assert logits.shape == (1, 1, 19, 23) and logits.std() > 0
+    failed = conformance.failed(conformance.run_checks(model, symmetry=False))
+    assert not failed, conformance.format_table(failed)
+    with pytest.raises(ConfigError, match="mask_decoder"):
+        models.build(name, preset="tiny", mask_decoder="mlp")
+
+
 def test_genesis_geco_moves_beta_like_the_official_rule() -> None:
     model = models.build("genesis", preset="tiny", geco_lr=1e-3, geco_speedup=10.0).train()
     cfg = model.config
