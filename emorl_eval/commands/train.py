@@ -27,7 +27,8 @@ from emorl_eval.commands._common import OutputPath
               "(--set freeze_until=STEP releases them from that step on).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its checkpoint_last.pt (same results "
               "as an uninterrupted run): repeat the command that started it and add --resume. --model, --preset, "
-              "--seed, --init-from and, when no --set is given, the --set values default to the run's own; "
+              "--seed, --steps, --log-every, --ckpt-every, --init-from and, when no --set is given, the --set values "
+              "default to the run's own; "
               "--data may name the same file by another path (it is checked by its sha256).")
 @click.option("--init-from", "init_from", default=None, metavar="CKPT|RUN_DIR|zoo:NAME", show_default="a run from scratch",
               help="Start a new run from another run's weights and model state (GECO buffers included). The step "
@@ -108,6 +109,10 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
         modules = None  # the trainer takes the run's own modules from its folder
         model, preset = model or started.get("model"), preset or started.get("preset")
         seed = started.get("seed") if seed is None else seed
+        # the run's total and intervals too: the preset's would silently end it early or thin its checkpoints
+        steps = started.get("steps") if steps is None else steps
+        log_every = started.get("log_every") if log_every is None else log_every
+        ckpt_every = started.get("ckpt_every") if ckpt_every is None else ckpt_every
         if not sets:  # a bare --resume continues with the run's own --set values too
             given = {"batch_size": batch_size is not None, "bf16": bf16, "deterministic": deterministic}
             sets = _own_sets(started, skip={k for k, v in given.items() if v})

@@ -91,6 +91,29 @@ def test_train_help_shows_the_defaults_the_trainer_uses() -> None:
                for p in train_command.params if isinstance(p, click.Option) and p.name != "help")
 
 
+def test_a_bare_resume_keeps_the_runs_steps_and_intervals(capsys, tiny_data: Path, tmp_path: Path) -> None:
+    """A run stopped early (--max-minutes, SIGTERM) and continued with a bare --resume goes on to its
+    own --steps with its own --log-every / --ckpt-every, not the preset's defaults."""
+    import json
+
+    out = tmp_path / "run"
+    start = ["train", "--model", "tiny", "--preset", "small", "--data", str(tiny_data), "--out", str(out),
+             "--steps", "4", "--log-every", "1", "--ckpt-every", "1", "--device", "cpu", "--no-progress"]
+    code, _, err = _run(capsys, start)
+    assert code == 0, err
+    # pretend the run stopped at step 2 of 4: drop its later checkpoints and point last at step 2
+    ckpt = torch.load(out / "checkpoint_0000002.pt", weights_only=False)
+    for step in (3, 4):
+        (out / f"checkpoint_{step:07d}.pt").unlink()
+    torch.save(ckpt, out / "checkpoint_last.pt")
+    code, _, err = _run(capsys, ["train", "--data", str(tiny_data), "--out", str(out), "--device", "cpu",
+                                 "--no-progress", "--resume"])
+    assert code == 0, err
+    saved = json.loads((out / "config.json").read_text())["train"]
+    assert (saved["steps"], saved["log_every"], saved["ckpt_every"]) == (4, 1, 1)
+    assert (out / "checkpoint_0000003.pt").is_file() and torch.load(out / "checkpoint_last.pt")["step"] == 4
+
+
 def test_a_bare_resume_keeps_the_runs_own_set_values(capsys, tiny_data: Path, tmp_path: Path) -> None:
     """Started with model and training --set values and --batch-size: --resume without any of them
     continues with the run's own; an explicit --set on resume must repeat the start's."""
