@@ -100,6 +100,8 @@ def train_command(model, preset, data, out, steps, seed, batch_size, sets, resum
         raise ConfigError("--init-modules: expected module names such as mask_vae,q_mean")
     if resume:  # the run folder names its model, preset, seed and parent: the start command + --resume works
         started = _started_with(out)
+        if not started and model is None:  # a bare --resume of a folder without a run
+            raise ConfigError(f"{out}: nothing to resume (no config.json of a run there)")
         if init_from is not None and started.get("init_from") != init_from:
             raise ConfigError(f"--resume {out}: the run was started with --init-from {started.get('init_from')}, "
                               f"not {init_from}; drop --init-from to continue it")

@@ -53,6 +53,9 @@ def test_resume_without_a_run_is_one_line(capsys, tiny_data: Path, tmp_path: Pat
     code, _, err = _run(capsys, ["train", "--model", "tiny", "--preset", "small", "--data", str(tiny_data),
                                  "--out", str(tmp_path / "none"), "--device", "cpu", "--resume"])
     assert code == 2 and "nothing to resume" in err and err.count("\n") == 1
+    # a bare --resume (no --model) names the missing run, not the missing --model
+    code, _, err = _run(capsys, ["train", "--data", str(tiny_data), "--out", str(tmp_path / "none"), "--resume"])
+    assert code == 2 and "nothing to resume" in err and err.count("\n") == 1, err
 
 
 def test_help_documents_the_steps_per_second_procedure(capsys) -> None:
